@@ -118,10 +118,15 @@ typedef struct updraft_agent {
   updraft_image_validator_t validator;
   uint32_t offset;        /* image bytes written and validated */
   uint32_t erased_until;  /* image-relative end of the erased region */
-  uint32_t resumed_from;
+  uint32_t resumed_from;  /* verified bytes found in the slot at the start */
+  uint32_t scan_good;     /* resume scan: end of the leading verified blocks */
+  uint32_t skip;          /* body bytes to discard (server ignored Range) */
+  uint32_t manifest_len;
   uint32_t retries;
   uint32_t retry_at_ms;
+  int resume_phase;
   bool transport_open;
+  updraft_http_response_t resp;
   uint64_t bytes_received;
   char detail[240];
 } updraft_agent_t;

@@ -110,6 +110,14 @@ expect_exit() {
     E2E_FAILS=$((E2E_FAILS + 1)); fi
 }
 
+# b64url_decode: stdin base64url (no padding) -> stdout bytes.
+b64url_decode() {
+  local s
+  s=$(tr '_-' '/+')
+  case $((${#s} % 4)) in 2) s="$s==" ;; 3) s="$s=" ;; esac
+  printf '%s' "$s" | base64 -d
+}
+
 # e2e_finish NAME: summary line; exit status.
 e2e_finish() {
   echo "$1: $((E2E_CHECKS - E2E_FAILS)) passed, $E2E_FAILS failed"

@@ -10,6 +10,7 @@
 /* Subcommands: each gets argv starting at its own name (argv[0] = "part"). */
 int cmd_part(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_image_restamp(int argc, char **argv); /* argv[0] == "restamp" */
 int cmd_flash(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
