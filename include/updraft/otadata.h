@@ -94,6 +94,10 @@ typedef struct updraft_boot_ops {
   int (*set_boot)(void *ctx, const updraft_partition_t *target);
   int (*mark_valid)(void *ctx);
   int (*mark_invalid)(void *ctx);
+  /* otadata state of an OTA slot (esp_ota_get_state_partition);
+   * ERR_NOT_FOUND when no CRC-valid entry selects it. Lets the agent tell a
+   * rollback (INVALID/ABORTED) from a trial that never started. */
+  int (*get_slot_state)(void *ctx, const updraft_partition_t *slot, uint32_t *state);
 } updraft_boot_ops_t;
 
 typedef struct updraft_boot {

@@ -316,7 +316,18 @@ static void settle_pending(updraft_agent_t *a) {
       return; /* still on trial: the app confirms or rolls back */
     }
   } else {
-    storage_set(a, AGENT_KEY_REJECTED, rec + 4, 32);
+    /* Only a trial that ran and failed rejects the release: its otadata
+     * entry is INVALID (self-test failed) or ABORTED (never confirmed). A
+     * missing entry means the switch never completed (e.g. power cut while
+     * writing otadata); then the update is simply done again. */
+    uint32_t state = UPDRAFT_OTA_STATE_UNDEFINED;
+    updraft_partition_t slot = a->running;
+    slot.offset = slot_offset;
+    const updraft_boot_ops_t *ops = a->ports.boot->ops;
+    if (ops->get_slot_state != NULL && ops->get_slot_state(a->ports.boot->ctx, &slot, &state) == UPDRAFT_OK &&
+        (state == UPDRAFT_OTA_STATE_INVALID || state == UPDRAFT_OTA_STATE_ABORTED)) {
+      storage_set(a, AGENT_KEY_REJECTED, rec + 4, 32);
+    }
   }
   storage_set(a, AGENT_KEY_PENDING, rec, 0);
 }

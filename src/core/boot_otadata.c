@@ -207,6 +207,18 @@ static int op_mark_invalid(void *ctx) {
   return updraft_otadata_mark_invalid(c->flash, c->table);
 }
 
+static int op_get_slot_state(void *ctx, const updraft_partition_t *slot, uint32_t *state) {
+  const updraft_boot_otadata_t *c = ctx;
+  if (slot == NULL || state == NULL) {
+    return UPDRAFT_ERR_INVALID_ARG;
+  }
+  if (!is_ota(slot)) {
+    return UPDRAFT_ERR_NOT_OTA_SLOT;
+  }
+  int rc = updraft_otadata_slot_state(c->flash, c->table, slot->subtype - UPDRAFT_PART_SUBTYPE_OTA_0, state);
+  return rc == UPDRAFT_ERR_OTADATA_MISSING ? UPDRAFT_ERR_NOT_FOUND : rc; /* IDF: no otadata -> NOT_FOUND */
+}
+
 static const updraft_boot_ops_t boot_otadata_ops = {
     .version = UPDRAFT_PORT_VERSION,
     .get_running = op_get_running,
@@ -216,6 +228,7 @@ static const updraft_boot_ops_t boot_otadata_ops = {
     .set_boot = op_set_boot,
     .mark_valid = op_mark_valid,
     .mark_invalid = op_mark_invalid,
+    .get_slot_state = op_get_slot_state,
 };
 
 void updraft_boot_otadata_init(updraft_boot_otadata_t *ctx, const updraft_flash_t *flash,

@@ -488,7 +488,8 @@ int updraft_part_format_csv(const updraft_part_table_t *table, char *out, size_t
   sb_puts(&sb, "# ESP-IDF Partition Table\n# Name, Type, SubType, Offset, Size, Flags\n");
   for (uint32_t i = 0; i < table->count; i++) {
     const updraft_partition_t *p = &table->entries[i];
-    if (!label_csv_safe(p->label) || (p->flags & ~(uint32_t)(UPDRAFT_PART_FLAG_ENCRYPTED | UPDRAFT_PART_FLAG_READONLY))) {
+    uint32_t known = UPDRAFT_PART_FLAG_ENCRYPTED | UPDRAFT_PART_FLAG_READONLY;
+    if (!label_csv_safe(p->label) || (p->flags & ~known) != 0) {
       return UPDRAFT_ERR_PART_VALUE; /* not representable in gen_esp32part CSV */
     }
     char name[UPDRAFT_PART_LABEL_MAX + 1];

@@ -378,6 +378,9 @@ static int fx_device_boot(fx_device_t *d) {
   return rc;
 }
 
+/* Running version override (Arduino-style images), NULL = app descriptor. */
+static const char *fx_running_version;
+
 static int fx_agent_init(fx_device_t *d, const updraft_pubkey_t *keys, size_t nkeys, const char *url) {
   updraft_ports_t ports = {
       .flash = &d->flash, .boot = &d->boot, .transport = &d->transport, .clock = &d->clock, .storage = &d->storage};
@@ -385,6 +388,7 @@ static int fx_agent_init(fx_device_t *d, const updraft_pubkey_t *keys, size_t nk
                                 .keys = keys,
                                 .key_count = nkeys,
                                 .device_id = "device-1",
+                                .running_version = fx_running_version,
                                 .chip_id = UPDRAFT_CHIP_ANY,
                                 .max_retries = 3,
                                 .retry_delay_ms = 10,

@@ -300,6 +300,14 @@ static void test_rollback_cycle(void) {
   CHECK_EQ(boot(true, true, &r), UPDRAFT_OK);
   CHECK_EQ(r.index, app1);
   CHECK(strstr(r.reason, "ABORTED") != NULL);
+  /* the agent can tell the rolled-back slot from one never tried */
+  CHECK_EQ(b.ops->get_slot_state(b.ctx, label(&arduino, "app0"), &st), UPDRAFT_OK);
+  CHECK_EQ(st, UPDRAFT_OTA_STATE_ABORTED);
+  CHECK_EQ(b.ops->get_slot_state(b.ctx, label(&arduino, "app1"), &st), UPDRAFT_OK);
+  CHECK_EQ(st, UPDRAFT_OTA_STATE_VALID);
+  CHECK_EQ(b.ops->get_slot_state(b.ctx, label(&arduino, "spiffs"), &st), UPDRAFT_ERR_NOT_OTA_SLOT);
+  setup("otadata_seq1");
+  CHECK_EQ(b.ops->get_slot_state(b.ctx, label(&arduino, "app1"), &st), UPDRAFT_ERR_NOT_FOUND);
 
   /* mark_invalid: possible while the other slot verifies, else refused */
   setup("otadata_seq2");

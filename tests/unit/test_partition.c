@@ -8,8 +8,8 @@
 #include "testutil.h"
 #include "updraft/partition.h"
 
-static const char *const vectors[] = {"arduino_default",  "arduino_default_16MB", "arduino_huge_app", "arduino_min_spiffs",
-                                      "idf_singleapp",    "idf_two_ota",          "idf_two_ota_large"};
+static const char *const vectors[] = {"arduino_default", "arduino_default_16MB", "arduino_huge_app",
+                                      "arduino_min_spiffs", "idf_singleapp", "idf_two_ota", "idf_two_ota_large"};
 #define NVEC (sizeof vectors / sizeof vectors[0])
 
 static updraft_part_table_t t, t2;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 static const char usage_text[] = "Usage: updraft image info FILE [--json]\n"
+                                 "       updraft image restamp IN.bin OUT.bin [--version V] [--project NAME]\n"
                                  "\n"
                                  "Show what is inside an ESP app image (the .bin made by 'idf.py build', esptool\n"
                                  "elf2image or Arduino) and check it as the bootloader does: header, chip, segments,\n"
@@ -397,6 +398,9 @@ static int image_info(const char *path, bool json) {
 }
 
 int cmd_image(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "restamp") == 0) {
+    return cmd_image_restamp(argc - 1, argv + 1);
+  }
   if (tool_wants_help(argc, argv)) {
     fputs(usage_text, stdout);
     return TOOL_EXIT_OK;
@@ -406,7 +410,7 @@ int cmd_image(int argc, char **argv) {
     return TOOL_EXIT_USAGE;
   }
   if (strcmp(argv[1], "info") != 0) {
-    return tool_usage_error("image", "unknown subcommand 'image %s' (only 'image info FILE' exists)", argv[1]);
+    return tool_usage_error("image", "unknown subcommand 'image %s' (expected: info, restamp)", argv[1]);
   }
   const char *path = NULL;
   bool json = false;

@@ -82,7 +82,7 @@ cJSON *sign_payload_json(const sign_release_t *r);
  * malloc'd cJSON or NULL (no error printed). */
 cJSON *sign_jws_payload_unverified(const char *jws_text, size_t len);
 
-/* 16 random hex chars + NUL (rollout salt). 0 or -1. */
+/* nbytes random bytes as 2*nbytes hex chars + NUL (rollout salt). 0 or -1. */
 int sign_random_hex(char *out, size_t nbytes);
 
 #endif

@@ -41,6 +41,15 @@
 #define ESP_X509_BADCERT_NOT_TRUSTED 0x08
 #define ESP_X509_BADCERT_FUTURE 0x0200
 
+/* strnlen() is POSIX, not C11. */
+static size_t esp_strnlen(const char *s, size_t max) {
+  size_t n = 0;
+  while (n < max && s[n] != 0) {
+    n++;
+  }
+  return n;
+}
+
 /* ------------------------------------------------------------------ flash */
 
 /* The esp_partition_t holding [addr, addr + len), or NULL. esp_partition
@@ -130,7 +139,7 @@ static const updraft_flash_ops_t esp_flash_ops = {
 
 static void esp_part_to_updraft(const esp_partition_t *p, updraft_partition_t *out) {
   memset(out, 0, sizeof *out);
-  size_t n = strnlen(p->label, sizeof p->label);
+  size_t n = esp_strnlen(p->label, sizeof p->label);
   if (n > UPDRAFT_PART_LABEL_MAX) {
     n = UPDRAFT_PART_LABEL_MAX;
   }
@@ -332,7 +341,7 @@ static esp_err_t esp_http_event(esp_http_client_event_t *ev) {
   if (esp_header_is(ev->header_key, "Content-Range")) {
     esp_parse_content_range(ev->header_value, esp->resp);
   } else if (esp_header_is(ev->header_key, "Content-Type")) {
-    size_t n = strnlen(ev->header_value, sizeof esp->resp->content_type - 1);
+    size_t n = esp_strnlen(ev->header_value, sizeof esp->resp->content_type - 1);
     memcpy(esp->resp->content_type, ev->header_value, n);
     esp->resp->content_type[n] = 0;
   } else if (esp_header_is(ev->header_key, "Location")) {
@@ -696,7 +705,7 @@ uint32_t updraft_esp_running_state(updraft_esp_t *esp) {
 
 int64_t updraft_esp_parse_build_date(const char *date) {
   static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (date == NULL || strnlen(date, 12) < 11 || date[3] != ' ' || date[6] != ' ') {
+  if (date == NULL || esp_strnlen(date, 12) < 11 || date[3] != ' ' || date[6] != ' ') {
     return 0;
   }
   int mon = -1;
