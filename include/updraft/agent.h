@@ -78,6 +78,7 @@ typedef struct updraft_agent_config {
   const char *device_id;               /* for staged rollouts (e.g. the MAC); NULL = "" */
   const char *running_version;         /* NULL: the running app descriptor's version */
   const char *product;                 /* NULL: the running app descriptor's project name */
+  const char *channel;                 /* expected channel ("stable"); NULL = any */
   uint16_t chip_id;                    /* UPDRAFT_CHIP_ANY: from the running image header */
   uint32_t secure_version;             /* running anti-rollback version (eFuse); 0 = none */
   int64_t time_floor;                  /* Unix s: "now is at least this" (firmware build time) */

@@ -31,6 +31,12 @@ extern "C" {
 #define UPDRAFT_IMAGE_HEAD_SIZE 288u
 /* Opaque storage for one hash operation of the crypto backend. */
 #define UPDRAFT_HASH_CTX_SIZE 256u
+/* _Alignas is C11 only; this header is also compiled as C++ (Arduino sketches). */
+#ifdef __cplusplus
+#define UPDRAFT_ALIGNAS(n) alignas(n)
+#else
+#define UPDRAFT_ALIGNAS(n) _Alignas(n)
+#endif
 
 typedef struct updraft_app_desc {
   uint32_t magic;
@@ -102,7 +108,7 @@ typedef struct updraft_image_validator {
   uint8_t checksum;
   int error;             /* sticky */
   updraft_image_options_t opts;
-  _Alignas(8) uint8_t hash_ctx[UPDRAFT_HASH_CTX_SIZE];
+  UPDRAFT_ALIGNAS(8) uint8_t hash_ctx[UPDRAFT_HASH_CTX_SIZE];
   bool hash_active;
   /* public: read-only for callers */
   updraft_image_info_t info;

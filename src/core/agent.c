@@ -27,7 +27,7 @@ enum {
   PH_DONE
 };
 
-#define AGENT_KEY_SERIAL "serial"
+#define AGENT_KEY_SERIAL_PREFIX "sn" /* + 8 hex of SHA-256(channel): NVS keys are <= 15 chars */
 #define AGENT_KEY_FLOOR "time_floor"
 #define AGENT_KEY_PENDING "pending"
 #define AGENT_KEY_REJECTED "rejected"
@@ -277,6 +277,22 @@ static int storage_set_u64(updraft_agent_t *a, const char *key, uint64_t v) {
   return storage_set(a, key, b, sizeof b);
 }
 
+static int serial_key_for(const char *channel, char key[16]) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t d[32];
+  int rc = updraft_sha256(channel, strlen(channel), d);
+  if (rc != UPDRAFT_OK) {
+    return rc;
+  }
+  memcpy(key, AGENT_KEY_SERIAL_PREFIX, 2);
+  for (int i = 0; i < 4; i++) {
+    key[2 + 2 * i] = hex[d[i] >> 4];
+    key[3 + 2 * i] = hex[d[i] & 15];
+  }
+  key[10] = 0;
+  return UPDRAFT_OK;
+}
+
 /* ------------------------------------------------------------------ init */
 
 /* Read the running image's header and app descriptor from flash. */
@@ -502,6 +518,15 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
   uint8_t *scratch = a->cfg.work + a->cfg.work_size - UPDRAFT_MANIFEST_SCRATCH_SIZE;
   scratch -= (uintptr_t)scratch & 7u;
   a->cfg.work[a->manifest_len] = 0;
+  size_t lead = 0;
+  while (lead < a->manifest_len && (a->cfg.work[lead] == ' ' || a->cfg.work[lead] == '\n' || a->cfg.work[lead] == '\r')) {
+    lead++;
+  }
+  if (lead < a->manifest_len && a->cfg.work[lead] == '<') {
+    copy_str(a->detail, sizeof a->detail,
+             "the manifest URL returned an HTML page (an error page, a login or captive portal?); check the URL");
+    return fail(a, UPDRAFT_ERR_MANIFEST_FORMAT);
+  }
   int rc = updraft_manifest_parse((char *)a->cfg.work, a->manifest_len, scratch, UPDRAFT_MANIFEST_SCRATCH_SIZE,
                                   a->cfg.keys, a->cfg.key_count, m, &diag);
   if (rc != UPDRAFT_OK) {
@@ -518,8 +543,14 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
              "); re-sign with 'updraft release' and republish", "");
     return fail(a, UPDRAFT_ERR_MANIFEST_EXPIRED);
   }
+  /* Serials grow per channel: a device may move between channels. */
+  char serial_key[16];
+  rc = serial_key_for(m->channel, serial_key);
+  if (rc != UPDRAFT_OK) {
+    return fail(a, rc);
+  }
   uint64_t last_serial = 0;
-  bool have_serial = storage_get_u64(a, AGENT_KEY_SERIAL, &last_serial);
+  bool have_serial = storage_get_u64(a, serial_key, &last_serial);
   if (have_serial && m->serial < last_serial) {
     return fail(a, UPDRAFT_ERR_MANIFEST_REPLAY);
   }
@@ -529,6 +560,10 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
     describe(a, "release is for product '", m->product, "' but this device runs ", a->product);
     return fail(a, UPDRAFT_ERR_WRONG_PRODUCT);
   }
+  if (a->cfg.channel != NULL && strcmp(a->cfg.channel, m->channel) != 0) {
+    describe(a, "manifest is for channel '", m->channel, "'; this device follows ", a->cfg.channel);
+    return fail(a, UPDRAFT_ERR_WRONG_CHANNEL);
+  }
   if (a->chip_id != UPDRAFT_CHIP_ANY && m->chip_id != a->chip_id) {
     describe(a, "release is for ", updraft_chip_name(m->chip_id), "; this device is ", updraft_chip_name(a->chip_id));
     return fail(a, UPDRAFT_ERR_WRONG_CHIP);
@@ -537,7 +572,7 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
   /* Accept the manifest as the newest seen: later replays of older ones
    * are refused. Written only when it changes (no wear on retries). */
   if (!have_serial || m->serial > last_serial) {
-    rc = storage_set_u64(a, AGENT_KEY_SERIAL, m->serial);
+    rc = storage_set_u64(a, serial_key, m->serial);
     if (rc == UPDRAFT_OK && m->issued > 0) {
       rc = storage_set_u64(a, AGENT_KEY_FLOOR, (uint64_t)m->issued);
     }
@@ -784,6 +819,14 @@ static updraft_status_t step_image_open(updraft_agent_t *a) {
     }
   }
   if (r->status == 200 && r->content_length >= 0 && r->content_length != (int64_t)a->manifest.image_size) {
+    /* Say why when it is obvious: an HTML page (error page, captive portal). */
+    size_t got = 0;
+    if (a->offset == 0 &&
+        a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work, 1, &got) == UPDRAFT_OK && got == 1 &&
+        a->cfg.work[0] == '<') {
+      describe(a, "the image URL returned an HTML page instead of firmware: ", a->image_url, "", "");
+      return fail(a, UPDRAFT_ERR_IMAGE_HTML);
+    }
     return fail(a, UPDRAFT_ERR_IMAGE_SIZE_MISMATCH);
   }
   a->phase = PH_IMAGE_READ;
@@ -820,9 +863,9 @@ static updraft_status_t step_image_read(updraft_agent_t *a) {
     const uint8_t *p = a->cfg.work + done;
     /* Validate before writing: bad data never reaches flash when the
      * validator can tell (HTML, wrong chip, bad header). */
-    rc = erase_ahead(a, a->offset + n);
+    rc = updraft_image_feed(&a->validator, p, n);
     if (rc == UPDRAFT_OK) {
-      rc = updraft_image_feed(&a->validator, p, n);
+      rc = erase_ahead(a, a->offset + n);
     }
     if (rc == UPDRAFT_OK) {
       rc = updraft_flash_program(a->ports.flash, a->target.offset + a->offset, p, n);

@@ -7,6 +7,7 @@ set -euo pipefail
 UPDRAFT_BIN=${UPDRAFT_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/updraft}
 UPDRAFT_SHARED=${UPDRAFT_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
 T=$(mktemp -d /tmp/updraft-e2e.XXXXXX)
+chmod 755 "$T" # nginx workers run as nobody
 E2E_PIDS=()
 E2E_FAILS=0
 E2E_CHECKS=0
@@ -17,7 +18,7 @@ e2e_cleanup() {
     [ -n "$p" ] && kill "$p" 2>/dev/null || true
   done
   for f in "$T"/*/nginx.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true
   done
   rm -rf "$T"
 }

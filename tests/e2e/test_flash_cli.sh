@@ -81,7 +81,8 @@ check "refusal says why" grep -q "no other valid app" "$T/last.out"
 # ---- the mark-valid path
 expect_exit 0 "set-boot app1 again" "$U" flash set-boot "$F" app1 --rollback
 info
-check "entry[1] rewritten: seq 2 NEW, active" test "$(jqf '.otadata[1] | "\(.seq) \(.state) \(.active)"')" = "2 NEW true"
+check "entry[1] rewritten: seq 2 NEW, active" \
+  test "$(jqf '.otadata[1] | "\(.seq) \(.state) \(.active)"')" = "2 NEW true"
 expect_exit 0 "boot" "$U" flash boot "$F" --rollback
 check "boots app1 pending" grep -q "^boot: app1 .*PENDING_VERIFY" "$T/last.out"
 expect_exit 0 "mark-valid" "$U" flash mark-valid "$F"
@@ -99,6 +100,20 @@ check "back on app0" grep -q "^boot: app0" "$T/last.out"
 printf 'CORRUPTED' | dd of="$F" bs=1 seek=$((0x150000 + 0x3000)) conv=notrunc status=none
 expect_exit 1 "set-boot refuses a corrupt image" "$U" flash set-boot "$F" app1
 check "refusal names the reason" grep -qi "does not verify" "$T/last.out"
+
+# ---- a selected image that got corrupted after set-boot: the bootloader falls back
+G=$T/g.img
+expect_exit 0 "flash new with both apps" "$U" flash new "$G" --table "$V/partitions/arduino_default.csv" \
+  --write "app0=$V/apps/esp32c3_app_v1.0.0.bin" --write "app1=$V/apps/esp32c3_app_v1.1.0.bin"
+expect_exit 0 "first boot" "$U" flash boot "$G"
+expect_exit 0 "set-boot app1" "$U" flash set-boot "$G" app1 --rollback
+printf 'CORRUPTED' | dd of="$G" bs=1 seek=$((0x150000 + 0x1000)) conv=notrunc status=none
+expect_exit 0 "info (text)" "$U" flash info "$G"
+check "info text shows the corrupt app and the next boot" \
+  grep -q "does not match" "$T/last.out"
+check "info text names the next boot" grep -q "^next boot .*: app0" "$T/last.out"
+expect_exit 0 "boot skips the corrupt app1" "$U" flash boot "$G" --rollback
+check "falls back to app0 and says why" grep -q "app1 has no valid image, so it falls back to app0" "$T/last.out"
 
 # ---- nothing bootable
 expect_exit 0 "empty flash" "$U" flash new "$T/empty.img" --table "$V/partitions/arduino_default.csv"

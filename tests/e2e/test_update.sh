@@ -24,19 +24,21 @@ mkdir -p "$T/www" "$T/html"
 $B release "$T/blink-2.0.0.bin" --key "$T/key.pem" --out "$T/www" >/dev/null
 PORT=$(free_port)
 start_nginx web "$T/www" "$PORT" "$T/leaf.crt" "$T/leaf.key" \
-  "location = /forbidden/manifest.json { return 403; } location /htmlsite/ { default_type text/html; return 200 '<html><body>Sign in to the Wi-Fi</body></html>'; }"
+  "location = /forbidden/manifest.json { return 403; } location /htmlsite/images/ { default_type text/html; return 200 '<html><body>Sign in to the Wi-Fi</body></html>'; }"
 PORT2=$(free_port)
 start_nginx wrongname "$T/www" "$PORT2" "$T/wrongname.crt" "$T/wrongname.key"
 URL=https://localhost:$PORT/manifest.json
 
-new_device() { # new_device NAME VERSION
+new_device() { # new_device NAME VERSION: flashed over USB and booted once
   rm -f "$T/$1.img" "$T/$1.img.nvs"
   $B flash new "$T/$1.img" --table "$TABLE" --write "app0=$T/blink-$2.bin" >/dev/null
+  $B flash boot "$T/$1.img" --rollback >/dev/null
 }
 otadata() { dd if="$T/$1.img" bs=4096 skip=14 count=2 2>/dev/null | sha256sum | cut -c1-64; }
 run() { # run NAME [extra args] -> JSON in $T/out.json
   local name=$1; shift
-  $B device run "$T/$name.img" --manifest-url "$URL" --ca "$T/ca.crt" --pubkey "$T/pub.pem" --json "$@" >"$T/out.json"
+  $B device run "$T/$name.img" --manifest-url "$URL" --ca "$T/ca.crt" --pubkey "${PUB:-$T/pub.pem}" --json "$@" \
+    >"$T/out.json"
 }
 json_has() { grep -q "\"$1\":[[:space:]]*$2" "$T/out.json" || { echo "     | wanted $1=$2 in:"; sed 's/^/     | /' "$T/out.json"; false; }; }
 
@@ -64,10 +66,11 @@ expect_exit 4 "v3 hangs before confirming: bootloader falls back" run hang --sel
 check "running 1.0.0 after the watchdog reset" json_has version '"1.0.0"'
 
 # --- errors users hit: each its own code, boot selection untouched
-new_device err 1.0.0
-before=$(otadata err)
-refused() { # refused DESC EXIT ERROR [run args...]
+refused() { # refused DESC EXIT ERROR [run args...]: on a fresh device running 1.0.0
   local desc=$1 code=$2 err=$3; shift 3
+  new_device err 1.0.0
+  local before
+  before=$(otadata err)
   expect_exit "$code" "$desc" run err "$@"
   check "$desc: $err" json_has error "\"UPDRAFT_ERR_$err\""
   check "$desc: boot selection untouched" test "$(otadata err)" = "$before"
@@ -76,7 +79,7 @@ refused "server certificate from another CA" 6 TLS_UNKNOWN_CA --ca "$T/otherca.c
 URL=https://127.0.0.1:$PORT2/manifest.json refused "hostname mismatch" 6 TLS_HOSTNAME
 URL=https://localhost:$PORT/missing/manifest.json refused "HTTP 404" 6 HTTP_NOT_FOUND
 URL=https://localhost:$PORT/forbidden/manifest.json refused "HTTP 403" 6 HTTP_FORBIDDEN
-refused "unknown signing key" 5 SIG_UNKNOWN_KEY --pubkey "$T/otherpub.pem"
+PUB=$T/otherpub.pem refused "unknown signing key" 5 SIG_UNKNOWN_KEY
 # tampered manifest: flip one payload character
 mkdir -p "$T/www/tampered" && cp -r "$T/www/images" "$T/www/tampered/"
 python_free_flip() { # change the 40th payload character
@@ -106,7 +109,7 @@ URL=https://localhost:$PORT/htmlsite/manifest.json refused "HTML page instead of
 mkdir -p "$T/www/swapped/images" "$T/www/short/images"
 cp "$T/www/manifest.json" "$T/www/swapped/" && cp "$T/www/manifest.json" "$T/www/short/"
 img=$(grep -o '"payload":"[^"]*"' "$T/www/manifest.json" | cut -d'"' -f4 | b64url_decode | grep -o 'images/[0-9a-f]*\.bin' | head -1)
-cp "$T/blink-3.0.0.bin" "$T/www/swapped/$img"
+cp "$T/blink-2.0.0.bin" "$T/www/swapped/$img" # the manifest describes 3.0.0
 head -c 30000 "$T/blink-2.0.0.bin" >"$T/www/short/$img"
 URL=https://localhost:$PORT/swapped/manifest.json refused "image differs from the manifest" 5 BLOCK_HASH_MISMATCH
 URL=https://localhost:$PORT/short/manifest.json refused "image shorter than the manifest says" 5 IMAGE_SIZE_MISMATCH

@@ -97,6 +97,7 @@ static const char usage_mark_invalid[] =
     "the next boot returns to the previous app. Refused when there is nothing to return to (no other\n"
     "valid entry whose image verifies, and no factory app).\n\n"
     "Options:\n"
+    "  --chip NAME          the chip (default: from the bootloader in the flash, else any)\n"
     "  --table-offset ADDR  partition table address (default 0x8000)\n"
     "  --help               this text\n";
 

@@ -298,7 +298,7 @@ char *sign_jws(EVP_PKEY *key, const char *payload, size_t payload_len) {
     goto done;
   }
   sig_b64 = sign_b64url(sig, sizeof sig);
-  size_t cap = input_len + 128;
+  size_t cap = input_len + (sig_b64 != NULL ? strlen(sig_b64) : 0) + 64;
   out = sig_b64 != NULL ? malloc(cap) : NULL;
   if (out == NULL) {
     tool_error("out of memory");

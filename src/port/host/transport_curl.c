@@ -217,7 +217,8 @@ static int classify(struct updraft_curl_transport *t, CURLcode rc) {
     long vr = 0;
     curl_easy_getinfo(t->easy, CURLINFO_SSL_VERIFYRESULT, &vr);
     int code = t->verify_error != 0 ? t->verify_error : (int)vr;
-    if (code == 0 && strstr(t->errbuf, "match target host") != NULL) {
+    /* curl checks the host name itself after OpenSSL accepted the chain. */
+    if (strstr(t->errbuf, "target host") != NULL || strstr(t->errbuf, "does not match") != NULL) {
       return UPDRAFT_ERR_TLS_HOSTNAME;
     }
     return classify_verify(code);

@@ -72,15 +72,20 @@ static void wifi_start(void) {
   ESP_ERROR_CHECK(esp_wifi_start());
 }
 
+/* ms 0: wait for ever. */
 static bool wifi_wait(uint32_t ms) {
-  EventBits_t bits = xEventGroupWaitBits(s_wifi_events, WIFI_CONNECTED_BIT, pdFALSE, pdTRUE, pdMS_TO_TICKS(ms));
+  TickType_t ticks = ms == 0 ? portMAX_DELAY : pdMS_TO_TICKS(ms);
+  EventBits_t bits = xEventGroupWaitBits(s_wifi_events, WIFI_CONNECTED_BIT, pdFALSE, pdTRUE, ticks);
   return (bits & WIFI_CONNECTED_BIT) != 0;
 }
 
 /* Certificates and manifests are checked against the clock: SNTP first. */
 static bool time_sync(uint32_t ms) {
-  esp_sntp_config_t sc = ESP_NETIF_SNTP_DEFAULT_CONFIG(CONFIG_EXAMPLE_SNTP_SERVER);
-  esp_netif_sntp_init(&sc);
+  static bool started;
+  if (!started) {
+    esp_sntp_config_t sc = ESP_NETIF_SNTP_DEFAULT_CONFIG(CONFIG_EXAMPLE_SNTP_SERVER);
+    started = esp_netif_sntp_init(&sc) == ESP_OK;
+  }
   return esp_netif_sntp_sync_wait(pdMS_TO_TICKS(ms)) == ESP_OK;
 }
 
@@ -144,9 +149,7 @@ static void settle_trial(void) {
 static void updraft_task(void *arg) {
   (void)arg;
   settle_trial();
-  if (!wifi_wait(UINT32_MAX / 2)) {
-    ESP_LOGE(TAG, "no Wi-Fi");
-  }
+  wifi_wait(0);
   if (!time_sync(30000)) {
     ESP_LOGW(TAG, "SNTP has not set the clock yet; certificate checks will fail until it does");
   }
