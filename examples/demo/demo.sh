@@ -34,10 +34,11 @@ run "$B" release blink-2.0.0.bin --key release-key.pem --out www
 
 say "4. Serve it over HTTPS (a development CA is created for the device to trust)"
 PORT=$(( 20000 + RANDOM % 20000 ))
-UPDRAFT_DEV_CA_DIR="$D/dev-ca" "$B" serve www --port "$PORT" --ca-dir "$D/dev-ca" --quiet >serve.log 2>&1 &
+"$B" serve www --port "$PORT" --ca-dir "$D/dev-ca" --quiet >serve.log 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
-CA=$(ls "$D"/dev-ca/*ca*.pem "$D"/dev-ca/*ca*.crt 2>/dev/null | head -1)
+CA=$D/dev-ca/ca.pem
+[ -f "$CA" ] || { echo "demo: the server did not start:"; cat serve.log; exit 1; }
 echo "server: https://localhost:$PORT/  (device trusts $CA)"
 
 say "5. A simulated ESP32 (4 MB, Arduino default partitions) running blink 1.0.0"

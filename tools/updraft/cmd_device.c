@@ -442,6 +442,8 @@ static int device_run(device_t *d) {
   }
   uint64_t downloaded = updraft_agent_bytes_received(&agent);
   uint32_t resumed = agent.resumed_from;
+  char release_version[sizeof agent.manifest.version];
+  memcpy(release_version, agent.manifest.version, sizeof release_version);
   step(d, "agent: image verified and selected for the next boot; rebooting");
   if (d->o.reboots < 1) {
     return finish(d, "updated", DEV_EXIT_UPDATED, 0, &agent);
@@ -457,7 +459,7 @@ static int device_run(device_t *d) {
       return finish(d, "bricked", rc, 0, NULL);
     }
     agent_setup(d, &agent, work, sizeof work); /* the old app notes the rejected release */
-    step(d, "app: back on %s; release %s is remembered as rejected", d->booted.version, agent.manifest.version);
+    step(d, "app: back on %s; release %s is remembered as rejected", d->booted.version, release_version);
   }
   agent.bytes_received = downloaded;
   agent.resumed_from = resumed;
