@@ -76,7 +76,7 @@ done
 # Behaviour of the glue against a fake ESP-IDF.
 if [ -f "$here/port_test.c" ]; then
   step "build port_test" gcc "${cflags[@]}" -Wno-missing-prototypes -DSTUB_IDF_MAJOR=6 -DSTUB_IDF_MINOR=0 \
-    "$port" "$here/fake_idf.c" "$here/port_test.c" -o "$out/port_test"
+    "$port" "$root/src/core/error.c" "$here/fake_idf.c" "$here/port_test.c" -o "$out/port_test"
   if [ -x "$out/port_test" ]; then
     step "run port_test" "$out/port_test"
   fi

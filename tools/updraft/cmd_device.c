@@ -5,13 +5,11 @@
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sign.h"
 #include "tool.h"
 #include "updraft/agent.h"
 #include "updraft/bootloader.h"
@@ -108,29 +106,6 @@ static void step(device_t *d, const char *fmt, ...) {
   fputc('\n', d->log);
   fflush(d->log);
   va_end(ap);
-}
-
-/* The uncompressed P-256 point of a public or private key PEM. */
-static int load_pubkey(const char *path, updraft_pubkey_t *out) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) {
-    return tool_error("cannot open public key %s", path);
-  }
-  EVP_PKEY *pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-  if (pkey == NULL) {
-    rewind(f);
-    pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-  }
-  fclose(f);
-  size_t len = 0;
-  int ok = pkey != NULL && EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out->point,
-                                                           sizeof out->point, &len) == 1 &&
-           len == 65 && out->point[0] == 0x04;
-  EVP_PKEY_free(pkey);
-  if (!ok) {
-    return tool_error("%s is not an ECDSA P-256 key (make one with 'updraft keygen')", path);
-  }
-  return 0;
 }
 
 static void on_event(const updraft_event_t *ev, void *user) {
@@ -325,7 +300,7 @@ static int device_open(device_t *d) {
     }
   }
   for (int i = 0; i < d->o.pubkey_count; i++) {
-    if (load_pubkey(d->o.pubkey_paths[i], &d->keys[i]) != 0) {
+    if (sign_load_pubkey(d->o.pubkey_paths[i], &d->keys[i]) != 0) {
       return TOOL_EXIT_FAIL;
     }
   }
