@@ -256,6 +256,7 @@ int main(void) {
   }
   s.self_test_passes = false;
   run_scenario("rollback", &s, UPDRAFT_CUT_TORN);
+  EVP_PKEY_free(s.key.pkey);
   free(s.manifest);
   free(a);
   free(b);

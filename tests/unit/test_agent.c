@@ -306,6 +306,8 @@ int main(void) {
   test_transient_errors();
   test_decisions();
   test_rollback_remembered();
+  EVP_PKEY_free(key.pkey);
+  EVP_PKEY_free(other_key.pkey);
   free(base);
   free(v1);
   free(v2);
