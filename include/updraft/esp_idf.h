@@ -41,7 +41,7 @@ typedef struct updraft_esp_options {
   /* Server trust, one of the two is required (the port never connects
    * without verifying the server):
    * cert_pem: NUL-terminated PEM root(s), e.g. from
-   *   `updraft cert fetch --c-header https://host/ > main/server_root.h`;
+   *   `updraft cert fetch URL --c-header main/server_root.h --name ...`;
    * crt_bundle_attach: esp_crt_bundle_attach (ESP-IDF's Mozilla bundle,
    *   CONFIG_MBEDTLS_CERTIFICATE_BUNDLE=y). */
   const char *cert_pem;

@@ -65,6 +65,10 @@ typedef struct updraft_http_request {
   const char *url;       /* NUL-terminated, owned by the caller */
   uint32_t range_start;  /* first byte wanted; 0 = the whole body */
   uint32_t timeout_ms;   /* bound on connect and on any stall; 0 = port default */
+  /* 0: check certificate validity with the device clock. >0: the clock is
+   * not set; check at this Unix time (the time floor) and do not refuse a
+   * certificate as "not yet valid" (it may be newer than the firmware). */
+  int64_t verify_time;
 } updraft_http_request_t;
 
 /* Filled by open() once the response headers are in. */

@@ -407,8 +407,15 @@ int updraft_agent_start(updraft_agent_t *a) {
 
 /* -------------------------------------------------------------- manifest */
 
+static int64_t effective_now(updraft_agent_t *a, bool *clock_set);
+
 static updraft_status_t step_open(updraft_agent_t *a, const char *url, uint32_t range_start, int this_phase) {
   updraft_http_request_t req = {.url = url, .range_start = range_start, .timeout_ms = a->cfg.timeout_ms};
+  bool clock_set = true;
+  int64_t now = effective_now(a, &clock_set);
+  if (!clock_set) {
+    req.verify_time = now > 0 ? now : 1; /* the time floor: see docs/CERTIFICATES.md, "no clock" */
+  }
   updraft_http_response_t *resp = &a->resp;
   memset(resp, 0, sizeof *resp);
   a->detail[0] = 0;

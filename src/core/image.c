@@ -238,7 +238,9 @@ int updraft_image_feed(updraft_image_validator_t *v, const uint8_t *data, size_t
         rc = text ? UPDRAFT_ERR_IMAGE_HTML : UPDRAFT_ERR_IMAGE_MAGIC;
         break;
       }
-      v->scratch[p] = b;
+      if (p < sizeof v->scratch) { /* p < 24 here; the check keeps the bound visible */
+        v->scratch[p] = b;
+      }
       if (p == 23) {
         rc = parse_header(v);
       }

@@ -6,14 +6,14 @@
  * is parsed in place; jsmn tokens live in the caller's scratch buffer. */
 #include "updraft/manifest.h"
 
+#include "crypto.h"
+#include "updraft/error.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "crypto.h"
-#include "updraft/error.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -23,11 +23,11 @@
 /* Far above any real manifest (128 block hashes are ~3 KiB of base64url);
  * keeps every offset well inside jsmn's int positions. */
 #define MANIFEST_MAX_TEXT 65536u
-#define HEADER_MAX 256u
-#define TYP_VALUE "updraft-manifest+json"
+#define HEADER_MAX        256u
+#define TYP_VALUE         "updraft-manifest+json"
 
 typedef struct {
-  const char *js;  /* the JSON text the tokens point into */
+  const char *js; /* the JSON text the tokens point into */
   jsmntok_t *tok;
   int count;
 } json_t;
@@ -154,7 +154,9 @@ static int json_parse(json_t *j, const char *js, size_t len, void *scratch, size
   return UPDRAFT_OK;
 }
 
-static size_t tok_len(const jsmntok_t *t) { return (size_t)(t->end - t->start); }
+static size_t tok_len(const jsmntok_t *t) {
+  return (size_t)(t->end - t->start);
+}
 
 static bool tok_eq(const json_t *j, const jsmntok_t *t, const char *s) {
   size_t n = strlen(s);
@@ -203,8 +205,8 @@ static int field_find(fields_t *f, int obj, const char *key, const char *name, b
   return UPDRAFT_OK;
 }
 
-static int field_string(fields_t *f, int obj, const char *key, const char *name, bool required, char *out,
-                        size_t cap, bool *present) {
+static int field_string(fields_t *f, int obj, const char *key, const char *name, bool required, char *out, size_t cap,
+                        bool *present) {
   int i;
   int rc = field_find(f, obj, key, name, required, &i);
   if (rc != UPDRAFT_OK) {
@@ -268,8 +270,7 @@ static int field_int(fields_t *f, int obj, const char *key, const char *name, bo
   uint64_t v = 0;
   for (; k < n; k++) {
     if (s[k] < '0' || s[k] > '9') {
-      return updraft_diag_set(f->diag, UPDRAFT_ERR_MANIFEST_FIELD, "manifest field \"%s\" must be an integer",
-                              name);
+      return updraft_diag_set(f->diag, UPDRAFT_ERR_MANIFEST_FIELD, "manifest field \"%s\" must be an integer", name);
     }
     unsigned d = (unsigned)(s[k] - '0');
     if (v > (UINT64_MAX - d) / 10u) {
@@ -445,7 +446,8 @@ static int parse_payload(const json_t *j, updraft_manifest_t *out, updraft_diag_
   if (v != UPDRAFT_MANIFEST_FORMAT) {
     return updraft_diag_set(diag, UPDRAFT_ERR_MANIFEST_FIELD,
                             "manifest format %lu is not supported by this firmware (it reads format %d); "
-                            "update the device firmware first", (unsigned long)v, UPDRAFT_MANIFEST_FORMAT);
+                            "update the device firmware first",
+                            (unsigned long)v, UPDRAFT_MANIFEST_FORMAT);
   }
   out->format = (int)v;
   rc = field_string(&f, 0, "product", "product", true, out->product, sizeof out->product, NULL);
@@ -536,7 +538,8 @@ static int jws_member(const json_t *j, const char *key, size_t *off, size_t *len
   if (i < 0 || j->tok[i].type != JSMN_STRING) {
     return updraft_diag_set(diag, UPDRAFT_ERR_MANIFEST_FORMAT,
                             "manifest has no single \"%s\" string: it is not a JWS in flattened JSON form; "
-                            "publish the manifest.json written by 'updraft release'", key);
+                            "publish the manifest.json written by 'updraft release'",
+                            key);
   }
   *off = (size_t)j->tok[i].start;
   *len = tok_len(&j->tok[i]);
@@ -547,14 +550,13 @@ static int jws_member(const json_t *j, const char *key, size_t *off, size_t *len
 }
 
 static int check_header(const char *text, const jws_parts_t *parts, void *scratch, size_t scratch_size,
-                        const updraft_pubkey_t *keys, size_t nkeys, size_t *key_index, char kid_out[UPDRAFT_KID_LEN + 1],
-                        updraft_diag_t *diag) {
+                        const updraft_pubkey_t *keys, size_t nkeys, size_t *key_index,
+                        char kid_out[UPDRAFT_KID_LEN + 1], updraft_diag_t *diag) {
   uint8_t hdr[HEADER_MAX];
   size_t hlen = 0;
   if (b64url_decode(text + parts->prot_off, parts->prot_len, hdr, sizeof hdr, &hlen) != 0) {
     return updraft_diag_set(diag, UPDRAFT_ERR_MANIFEST_FORMAT,
-                            "manifest \"protected\" header is not valid base64url or longer than %u bytes",
-                            HEADER_MAX);
+                            "manifest \"protected\" header is not valid base64url or longer than %u bytes", HEADER_MAX);
   }
   json_t j;
   int rc = json_parse(&j, (const char *)hdr, hlen, scratch, scratch_size);
@@ -602,13 +604,13 @@ static int check_header(const char *text, const jws_parts_t *parts, void *scratc
   }
   return updraft_diag_set(diag, UPDRAFT_ERR_SIG_UNKNOWN_KEY,
                           "manifest signed by key %s, which this firmware does not trust; sign with a key compiled "
-                          "into the firmware ('updraft pubkey KEY.pem --c-header')", kid_out);
+                          "into the firmware ('updraft pubkey KEY.pem --c-header')",
+                          kid_out);
 }
 
 int updraft_manifest_parse(char *text, size_t len, void *scratch, size_t scratch_size, const updraft_pubkey_t *keys,
                            size_t nkeys, updraft_manifest_t *out, updraft_diag_t *diag) {
-  if (text == NULL || scratch == NULL || out == NULL || (keys == NULL && nkeys > 0) ||
-      ((uintptr_t)scratch & 3u) != 0) {
+  if (text == NULL || scratch == NULL || out == NULL || (keys == NULL && nkeys > 0) || ((uintptr_t)scratch & 3u) != 0) {
     return updraft_diag_set(diag, UPDRAFT_ERR_INVALID_ARG,
                             "updraft_manifest_parse: NULL argument or scratch not 4-byte aligned");
   }
@@ -618,7 +620,8 @@ int updraft_manifest_parse(char *text, size_t len, void *scratch, size_t scratch
   if (scratch_size < 16u * sizeof(jsmntok_t)) {
     return updraft_diag_set(diag, UPDRAFT_ERR_BUFFER_TOO_SMALL,
                             "manifest scratch buffer of %zu bytes is too small; pass UPDRAFT_MANIFEST_SCRATCH_SIZE "
-                            "bytes", scratch_size);
+                            "bytes",
+                            scratch_size);
   }
   if (len > MANIFEST_MAX_TEXT) {
     return updraft_diag_set(diag, UPDRAFT_ERR_MANIFEST_TOO_BIG,
@@ -691,15 +694,15 @@ int updraft_manifest_parse(char *text, size_t len, void *scratch, size_t scratch
     if (rc == UPDRAFT_ERR_SIG_BAD) {
       return updraft_diag_set(diag, rc,
                               "manifest signature by key %s does not verify: the manifest was altered after signing; "
-                              "re-run 'updraft release' and publish its output unchanged", out->kid);
+                              "re-run 'updraft release' and publish its output unchanged",
+                              out->kid);
     }
     return updraft_diag_set(diag, rc, "ECDSA verification could not run");
   }
 
   /* 4. Payload, decoded in place (output never overtakes input). */
   size_t plen = 0;
-  if (b64url_decode(text + parts.pay_off, parts.pay_len, (uint8_t *)text + parts.pay_off, parts.pay_len, &plen) !=
-      0) {
+  if (b64url_decode(text + parts.pay_off, parts.pay_len, (uint8_t *)text + parts.pay_off, parts.pay_len, &plen) != 0) {
     return updraft_diag_set(diag, UPDRAFT_ERR_MANIFEST_FORMAT, "manifest payload is not valid base64url");
   }
   char *payload = text + parts.pay_off;
@@ -718,9 +721,9 @@ int updraft_manifest_parse(char *text, size_t len, void *scratch, size_t scratch
 /* ---- versions */
 
 typedef struct {
-  const char *num;   /* after an optional 'v' */
-  size_t num_len;    /* dotted numeric part */
-  const char *pre;   /* pre-release after '-', NULL if none */
+  const char *num; /* after an optional 'v' */
+  size_t num_len;  /* dotted numeric part */
+  const char *pre; /* pre-release after '-', NULL if none */
   size_t pre_len;
 } version_t;
 
@@ -786,7 +789,9 @@ static bool version_next(const char **p, const char *end, uint64_t *out) {
   return true;
 }
 
-static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+static int cmp_u64(uint64_t a, uint64_t b) {
+  return a < b ? -1 : a > b;
+}
 
 /* Pre-release tags in natural order: digit runs as numbers ("rc2" < "rc10"). */
 static int natural_compare(const char *a, size_t na, const char *b, size_t nb) {

@@ -51,7 +51,8 @@ check "CA key is private (0600)" test "$(stat -c %a "$CADIR/ca.key")" = 600
 check "CA is a CA (basicConstraints)" bash -c "openssl x509 -in '$CA' -noout -text | grep -q 'CA:TRUE'"
 check "server cert verifies against the CA as an SSL server" \
   bash -c "openssl verify -purpose sslserver -CAfile '$CA' '$CADIR/server.pem' | grep -q ': OK'"
-check "server cert covers localhost, 127.0.0.1, ::1" bash -c "openssl x509 -in '$CADIR/server.pem' -noout -ext subjectAltName |
+check "server cert covers localhost, 127.0.0.1, ::1" bash -c "openssl x509 -in '$CADIR/server.pem' -noout \
+  -ext subjectAltName |
   grep -q 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1'"
 
 # GET: exact bytes
@@ -87,7 +88,8 @@ range_check() { # RANGE FIRST COUNT CONTENT_RANGE
   local r=$1 first=$2 count=$3 cr=$4 code
   code=$("${C[@]}" -H "Range: bytes=$r" -D "$T/rh.txt" -o "$T/range.bin" -w '%{http_code}' "$URL/firmware.bin")
   dd if="$REL/firmware.bin" of="$T/range.want" bs=1 skip="$first" count="$count" 2>/dev/null
-  [ "$code" = 206 ] && cmp -s "$T/range.bin" "$T/range.want" && tr -d '\r' <"$T/rh.txt" | grep -qx "Content-Range: $cr" &&
+  [ "$code" = 206 ] && cmp -s "$T/range.bin" "$T/range.want" &&
+    tr -d '\r' <"$T/rh.txt" | grep -qx "Content-Range: $cr" &&
     tr -d '\r' <"$T/rh.txt" | grep -qx "Content-Length: $count"
 }
 check "Range bytes=100-1123 -> 206 exact" range_check 100-1123 100 1024 "bytes 100-1123/$SIZE"
@@ -132,7 +134,8 @@ check "name localhost is covered" test "$code" = 200
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 exec 4<>"/dev/tcp/127.0.0.1/$PORT"
 printf '\x16\x03\x01' >&4 # half a TLS record, then silence
-check "curl works while two clients stall" bash -c "curl -sS --max-time 20 --cacert '$CA' -o '$T/c.bin' '$URL/firmware.bin' &&
+check "curl works while two clients stall" bash -c "curl -sS --max-time 20 --cacert '$CA' -o '$T/c.bin' \
+  '$URL/firmware.bin' &&
   cmp -s '$T/c.bin' '$REL/firmware.bin'"
 pids=()
 for i in 1 2 3 4 5 6; do
@@ -172,7 +175,8 @@ check "--quiet logs no requests" bash -c "! grep -q '^GET ' '$T/serve2.log'"
 UPDRAFT_DEV_CA_DIR=$T/env-ca start_serve "$T/serve3.log" "$REL" --port 0 --max-requests 1 --quiet
 P3=$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\)/$|\1|p' "$T/serve3.log")
 check "UPDRAFT_DEV_CA_DIR is used" test -s "$T/env-ca/ca.pem"
-check "curl with that CA" curl -sS --max-time 20 --cacert "$T/env-ca/ca.pem" -o /dev/null "https://127.0.0.1:$P3/manifest.json"
+check "curl with that CA" curl -sS --max-time 20 --cacert "$T/env-ca/ca.pem" -o /dev/null \
+  "https://127.0.0.1:$P3/manifest.json"
 wait "$SERVE_PID" || true
 
 # --cert/--key from a test CA

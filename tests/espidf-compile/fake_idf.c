@@ -38,7 +38,10 @@ char fake_range_header[64];
 char fake_last_url[256];
 int fake_http_clients_live;
 time_t fake_now;
-esp_flash_t *esp_flash_default_chip;
+static int64_t fake_mono_us;
+const char *fake_serve_dir;
+long fake_cut_after;
+int fake_requests, fake_range_requests;
 
 static int next_response;
 
@@ -63,21 +66,29 @@ void fake_reset(void) {
   fake_range_header[0] = 0;
   fake_last_url[0] = 0;
   fake_now = 1795737600;
+  fake_mono_us = 0;
+  fake_serve_dir = NULL;
+  fake_cut_after = 0;
+  fake_requests = fake_range_requests = 0;
   memset(nvs, 0, sizeof nvs);
 }
 
 /* libc's time() is replaced so the test controls the clock. */
 time_t time(time_t *t) {
+  time_t now = fake_now + (time_t)(fake_mono_us / 1000000);
   if (t != NULL) {
-    *t = fake_now;
+    *t = now;
   }
-  return fake_now;
+  return now;
 }
 
+/* Like ESP-IDF's, the result stays valid (a few rotating buffers here). */
 const char *esp_err_to_name(esp_err_t code) {
-  static char buf[16];
-  snprintf(buf, sizeof buf, "0x%x", (unsigned)code);
-  return buf;
+  static char buf[4][16];
+  static unsigned next;
+  char *b = buf[next++ % 4];
+  snprintf(b, sizeof buf[0], code == ESP_OK ? "ESP_OK" : code == ESP_FAIL ? "ESP_FAIL" : "0x%x", (unsigned)code);
+  return b;
 }
 
 void _esp_error_check_failed(esp_err_t rc, const char *file, int line, const char *function, const char *expression) {
@@ -265,11 +276,12 @@ const esp_app_desc_t *esp_app_get_description(void) {
 }
 
 int64_t esp_timer_get_time(void) {
-  return (int64_t)fake_now * 1000000;
+  return fake_mono_us;
 }
 
+/* Sleeping only moves the fake clocks forward. */
 void vTaskDelay(const TickType_t ticks) {
-  fake_now += (time_t)(ticks / configTICK_RATE_HZ);
+  fake_mono_us += (int64_t)ticks * (1000000 / configTICK_RATE_HZ);
 }
 
 /* ----------------------------------------------------------------- nvs */
@@ -354,7 +366,59 @@ struct esp_http_client {
   fake_response_t *resp;
   size_t pos;
   bool open;
+  long range;                /* file mode: Range start, -1 = none */
+  fake_response_t file_resp; /* file mode */
+  char *file;                /* file mode: the body */
+  size_t file_len;
+  char cr[64];
 };
+
+/* File mode: load DIR/PATH for https://fake/PATH into the client. */
+static esp_err_t file_open(esp_http_client_handle_t c) {
+  char path[512];
+  const char *url = c->cfg.url;
+  fake_requests++;
+  memset(&c->file_resp, 0, sizeof c->file_resp);
+  c->resp = &c->file_resp;
+  c->pos = 0;
+  free(c->file);
+  c->file = NULL;
+  c->file_len = 0;
+  if (strncmp(url, "https://fake/", 13) != 0) {
+    c->file_resp.status = 404;
+    c->open = true;
+    return ESP_OK;
+  }
+  snprintf(path, sizeof path, "%s/%s", fake_serve_dir, url + 13);
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    c->file_resp.status = 404;
+    c->open = true;
+    return ESP_OK;
+  }
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  long start = c->range > 0 && c->range < size ? c->range : 0;
+  c->file = malloc((size_t)(size - start) + 1);
+  fseek(f, start, SEEK_SET);
+  c->file_len = fread(c->file, 1, (size_t)(size - start), f);
+  fclose(f);
+  if (c->range > 0) {
+    fake_range_requests++;
+    c->file_resp.status = 206;
+    snprintf(c->cr, sizeof c->cr, "bytes %ld-%ld/%ld", start, size - 1, size);
+    c->file_resp.headers[0][0] = "Content-Range";
+    c->file_resp.headers[0][1] = c->cr;
+  } else {
+    c->file_resp.status = 200;
+  }
+  c->file_resp.headers[1][0] = "Content-Type";
+  c->file_resp.headers[1][1] = "application/octet-stream";
+  c->file_resp.content_length = (int64_t)c->file_len;
+  c->open = true;
+  return ESP_OK;
+}
 
 esp_http_client_handle_t esp_http_client_init(const esp_http_client_config_t *config) {
   struct esp_http_client *c = calloc(1, sizeof *c);
@@ -363,20 +427,24 @@ esp_http_client_handle_t esp_http_client_init(const esp_http_client_config_t *co
     return NULL;
   }
   c->cfg = *config;
+  c->range = -1;
   snprintf(fake_last_url, sizeof fake_last_url, "%s", config->url);
   fake_http_clients_live++;
   return c;
 }
 
 esp_err_t esp_http_client_set_header(esp_http_client_handle_t c, const char *key, const char *value) {
-  (void)c;
   if (strcmp(key, "Range") == 0) {
     snprintf(fake_range_header, sizeof fake_range_header, "%s", value);
+    c->range = strncmp(value, "bytes=", 6) == 0 ? atol(value + 6) : -1;
   }
   return ESP_OK;
 }
 
 esp_err_t esp_http_client_open(esp_http_client_handle_t c, int write_len) {
+  if (fake_serve_dir != NULL) {
+    return write_len == 0 ? file_open(c) : ESP_FAIL;
+  }
   if (write_len != 0 || next_response >= fake_response_count) {
     return ESP_FAIL;
   }
@@ -412,6 +480,19 @@ int64_t esp_http_client_get_content_length(esp_http_client_handle_t c) {
 }
 
 int esp_http_client_read(esp_http_client_handle_t c, char *buffer, int len) {
+  if (c->file != NULL || (fake_serve_dir != NULL && c->resp == &c->file_resp)) {
+    size_t limit = c->file_len;
+    if (fake_cut_after > 0 && (size_t)fake_cut_after < limit) {
+      limit = (size_t)fake_cut_after;
+    }
+    if (c->pos >= limit) {
+      return limit < c->file_len ? -1 : 0; /* cut: connection reset */
+    }
+    size_t n = limit - c->pos < (size_t)len ? limit - c->pos : (size_t)len;
+    memcpy(buffer, c->file + c->pos, n);
+    c->pos += n;
+    return (int)n;
+  }
   size_t total = c->resp->body != NULL ? strlen(c->resp->body) : 0;
   if (c->pos < total) {
     size_t n = total - c->pos < (size_t)len ? total - c->pos : (size_t)len;
@@ -426,6 +507,9 @@ int esp_http_client_read(esp_http_client_handle_t c, char *buffer, int len) {
 }
 
 bool esp_http_client_is_complete_data_received(esp_http_client_handle_t c) {
+  if (fake_serve_dir != NULL && c->resp == &c->file_resp) {
+    return c->pos == c->file_len;
+  }
   return c->resp->read_end == 0;
 }
 
@@ -452,6 +536,7 @@ esp_err_t esp_http_client_close(esp_http_client_handle_t c) {
 }
 
 esp_err_t esp_http_client_cleanup(esp_http_client_handle_t c) {
+  free(c->file);
   free(c);
   fake_http_clients_live--;
   return ESP_OK;

@@ -44,6 +44,13 @@ extern int fake_http_clients_live;
 
 extern time_t fake_now;
 
+/* File mode (agent_test): when set, every request for https://fake/PATH is
+ * answered from the file DIR/PATH, with Range support (206 + Content-Range).
+ * fake_cut_after > 0 ends every body early after that many bytes. */
+extern const char *fake_serve_dir;
+extern long fake_cut_after;
+extern int fake_requests, fake_range_requests;
+
 void fake_reset(void);
 
 #endif

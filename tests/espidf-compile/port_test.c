@@ -66,12 +66,14 @@ static void test_flash(void) {
   memset(fake_flash + 0x200010, 0x5A, 8);
   CHECK_EQ(updraft_flash_read(f, 0x200010, buf, 8), UPDRAFT_OK);
   CHECK(buf[0] == 0x5A && buf[7] == 0x5A);
-  CHECK_EQ(updraft_flash_read(f, 0x1000, buf, 4), UPDRAFT_ERR_FLASH_RANGE);            /* bootloader: no partition */
-  CHECK_EQ(updraft_flash_read(f, 0x1FFFF0, buf, 32), UPDRAFT_ERR_FLASH_RANGE);         /* spans ota_0 and ota_1 */
-  CHECK_EQ(updraft_flash_read(f, 0x3DFFF0, buf, 32), UPDRAFT_ERR_FLASH_RANGE);         /* past the last partition */
-  CHECK_EQ(updraft_flash_read(f, 0x20000, buf, 4), UPDRAFT_OK);                        /* reading the running app is fine */
+  CHECK_EQ(updraft_flash_read(f, 0x1000, buf, 4), UPDRAFT_ERR_FLASH_RANGE);    /* bootloader: no partition */
+  CHECK_EQ(updraft_flash_read(f, 0x1FFFF0, buf, 32), UPDRAFT_ERR_FLASH_RANGE); /* spans ota_0 and ota_1 */
+  CHECK_EQ(updraft_flash_read(f, 0x3DFFF0, buf, 32), UPDRAFT_ERR_FLASH_RANGE); /* past the last partition */
+  CHECK_EQ(updraft_flash_read(f, 0x20000, buf, 4), UPDRAFT_OK); /* reading the running app is fine */
   CHECK_EQ(updraft_flash_erase(f, 0x20000, 4096), UPDRAFT_ERR_RUNNING_SLOT);
   CHECK_EQ(updraft_flash_program(f, 0x20000, buf, 4), UPDRAFT_ERR_RUNNING_SLOT);
+  CHECK_EQ(updraft_flash_erase(f, 0x9000, 4096), UPDRAFT_ERR_NOT_OTA_SLOT);  /* nvs */
+  CHECK_EQ(updraft_flash_program(f, 0x10000, buf, 4), UPDRAFT_ERR_NOT_OTA_SLOT); /* otadata */
   CHECK_EQ(updraft_flash_erase(f, 0x200800, 4096), UPDRAFT_ERR_FLASH_ALIGN);
   CHECK_EQ(updraft_flash_erase(f, 0x200000, 100), UPDRAFT_ERR_FLASH_ALIGN);
   CHECK_EQ(updraft_flash_erase(f, 0x200000, 0x10000), UPDRAFT_OK);

@@ -46,6 +46,10 @@ step "port, ESP-IDF v5.0" gcc "${cflags[@]}" -DSTUB_IDF_MAJOR=5 -DSTUB_IDF_MINOR
 step "port, ESP-IDF v5.4" gcc "${cflags[@]}" -DSTUB_IDF_MAJOR=5 -DSTUB_IDF_MINOR=4 -c "$port" -o "$out/port54.o"
 step "port, ESP-IDF v5.5" gcc "${cflags[@]}" -DSTUB_IDF_MAJOR=5 -DSTUB_IDF_MINOR=5 -c "$port" -o "$out/port55.o"
 step "port, ESP-IDF v6.0" gcc "${cflags[@]}" -DSTUB_IDF_MAJOR=6 -DSTUB_IDF_MINOR=0 -c "$port" -o "$out/port60.o"
+# Arduino-ESP32 2.x is ESP-IDF 4.4: the port must stop with a clear message.
+step "port refuses ESP-IDF v4.4 with a clear #error" \
+  bash -c "! gcc ${cflags[*]} -DSTUB_IDF_MAJOR=4 -DSTUB_IDF_MINOR=4 -c '$port' -o /dev/null 2>'$out/v44' &&
+           grep -q 'updraft needs ESP-IDF v5.0 or later' '$out/v44'"
 step "port calls only declared ESP-IDF functions (v5.4 path)" \
   bash -c "! nm -u '$out/port54.o' | grep -q esp_ota_mark_app_invalid_rollback\$"
 
@@ -79,6 +83,18 @@ if [ -f "$here/port_test.c" ]; then
     "$port" "$root/src/core/error.c" "$here/fake_idf.c" "$here/port_test.c" -o "$out/port_test"
   if [ -x "$out/port_test" ]; then
     step "run port_test" "$out/port_test"
+  fi
+fi
+
+# Information for docs/ESP-IDF.md "Memory": sizes on a 32-bit ESP-like ABI
+# (ILP32, 8-byte int64_t alignment), when clang can target riscv32.
+if command -v clang >/dev/null 2>&1; then
+  printf '#include "updraft/esp_idf.h"\nconst unsigned sz_agent = sizeof(updraft_agent_t);\n%s\n' \
+    'const unsigned sz_esp = sizeof(updraft_esp_t);' >"$out/sz.c"
+  if clang --target=riscv32-unknown-elf -ffreestanding -std=c11 -I"$root/include" -S -O1 "$out/sz.c" \
+       -o "$out/sz.s" 2>/dev/null; then
+    echo "info  riscv32 sizes: updraft_agent_t $(awk '/^sz_agent:/{getline; print $2}' "$out/sz.s") bytes," \
+         "updraft_esp_t $(awk '/^sz_esp:/{getline; print $2}' "$out/sz.s") bytes"
   fi
 fi
 

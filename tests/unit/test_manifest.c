@@ -279,7 +279,7 @@ static void test_signature(void) {
 typedef enum { DEL, SET_NUM, SET_STR, SET_RAW } op_t;
 
 typedef struct {
-  const char *obj;   /* NULL = top level, else "image" / "rollout" */
+  const char *obj; /* NULL = top level, else "image" / "rollout" */
   const char *key;
   op_t op;
   const char *value; /* for SET_* */
@@ -323,11 +323,13 @@ static void test_fields(void) {
       {"image", "size", DEL, NULL, "image.size"},
       {"image", "size", SET_RAW, "0", "image.size"},
       {"image", "size", SET_RAW, "4294967296", "image.size"},
-      {"image", "size", SET_RAW, "300000", "image.blocks"},     /* 5 blocks, 4 hashes */
-      {"image", "size", SET_RAW, "100000000", "blocks"},        /* 1526 blocks > 128 */
+      {"image", "size", SET_RAW, "300000", "image.blocks"}, /* 5 blocks, 4 hashes */
+      {"image", "size", SET_RAW, "100000000", "blocks"},    /* 1526 blocks > 128 */
       {"image", "sha256", DEL, NULL, "image.sha256"},
       {"image", "sha256", SET_STR, "00", "image.sha256"},
-      {"image", "sha256", SET_STR, "zz" "00000000000000000000000000000000000000000000000000000000000000",
+      {"image", "sha256", SET_STR,
+       "zz"
+       "00000000000000000000000000000000000000000000000000000000000000",
        "image.sha256"},
       {"image", "block_size", DEL, NULL, "image.block_size"},
       {"image", "block_size", SET_RAW, "0", "image.block_size"},
@@ -337,8 +339,7 @@ static void test_fields(void) {
       {"image", "block_size", SET_RAW, "32768", "image.blocks"}, /* 7 blocks now */
       {"image", "blocks", DEL, NULL, "image.blocks"},
       {"image", "blocks", SET_STR, "00", "image.blocks"},
-      {"image", "blocks", SET_STR,
-       "g000000000000000000000000000000000000000000000000000000000000000", "image.blocks"},
+      {"image", "blocks", SET_STR, "g000000000000000000000000000000000000000000000000000000000000000", "image.blocks"},
       {"rollout", "percent", SET_RAW, "101", "rollout.percent"},
       {"rollout", "percent", SET_RAW, "-5", "rollout.percent"},
       {"rollout", "percent", SET_STR, "50", "rollout.percent"},
@@ -442,8 +443,8 @@ static void test_format(void) {
       "{\"protected\":\"e30\",\"payload\":\"e30\",\"signature\":\"AA\"}x",
       "{\"protected\":\"e30\",\"payload\":\"e30\",\"signature\":\"AA\"",
       "{\"protected\":\"e30\",\"payload\":\"e30\",\"signature\":\"AA\",\"signature\":\"AB\"}",
-      "{\"protected\":\"bm90IGpzb24\",\"payload\":\"e30\",\"signature\":\"AA\"}",   /* header "not json" */
-      "{\"protected\":\"e31\",\"payload\":\"e30\",\"signature\":\"AA\"}",           /* non-canonical */
+      "{\"protected\":\"bm90IGpzb24\",\"payload\":\"e30\",\"signature\":\"AA\"}", /* header "not json" */
+      "{\"protected\":\"e31\",\"payload\":\"e30\",\"signature\":\"AA\"}",         /* non-canonical */
   };
   for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
     int rc = parse1(junk[i], &m, &diag);
@@ -532,8 +533,7 @@ static void test_scratch(void) {
   char *t = strdup(jws);
   CHECK_EQ(updraft_manifest_parse(t, len, scratch + 1, 1000, &pub1, 1, &m, &diag), UPDRAFT_ERR_INVALID_ARG);
   memcpy(t, jws, len);
-  CHECK_EQ(updraft_manifest_parse(t, len, scratch + 4, UPDRAFT_MANIFEST_SCRATCH_SIZE, &pub1, 1, &m, &diag),
-           UPDRAFT_OK);
+  CHECK_EQ(updraft_manifest_parse(t, len, scratch + 4, UPDRAFT_MANIFEST_SCRATCH_SIZE, &pub1, 1, &m, &diag), UPDRAFT_OK);
   memcpy(t, jws, len);
   CHECK_EQ(updraft_manifest_parse(NULL, len, scratch, sizeof scratch, &pub1, 1, &m, &diag), UPDRAFT_ERR_INVALID_ARG);
   CHECK_EQ(updraft_manifest_parse(t, len, scratch, sizeof scratch, &pub1, 1, NULL, &diag), UPDRAFT_ERR_INVALID_ARG);

@@ -1,18 +1,17 @@
 /* updraft keygen KEY.pem: create an ECDSA P-256 release signing key. */
-#include <stdio.h>
-#include <string.h>
-
 #include "sign.h"
 #include "tool.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static void keygen_usage(FILE *out) {
-  fprintf(out,
-          "Usage: updraft keygen KEY.pem\n\n"
-          "Create an ECDSA P-256 release signing key (PKCS#8 PEM, file mode 0600).\n"
-          "Refuses to overwrite an existing file.\n\n"
-          "Options:\n"
-          "  -h, --help   this text\n\n"
-          "Next: updraft pubkey KEY.pem --c-header main/updraft_release_key.h\n");
+  fprintf(out, "Usage: updraft keygen KEY.pem\n\n"
+               "Create an ECDSA P-256 release signing key (PKCS#8 PEM, file mode 0600).\n"
+               "Refuses to overwrite an existing file.\n\n"
+               "Options:\n"
+               "  -h, --help   this text\n\n"
+               "Next: updraft pubkey KEY.pem --c-header main/updraft_release_key.h\n");
 }
 
 int cmd_keygen(int argc, char **argv) {
@@ -37,6 +36,7 @@ int cmd_keygen(int argc, char **argv) {
   printf("Keep this private key secret: anyone who has it can sign firmware your devices will install.\n"
          "Do not commit it; store it in your CI secret store and keep an offline backup.\n\n");
   printf("Next: compile the public key into the firmware:\n"
-         "  updraft pubkey %s --c-header main/updraft_release_key.h\n", path);
+         "  updraft pubkey %s --c-header main/updraft_release_key.h\n",
+         path);
   return TOOL_EXIT_OK;
 }

@@ -1,25 +1,23 @@
 /* updraft pubkey KEY.pem [--c-header FILE.h] [--name NAME]: print the public
  * half of a release key, or write it as a C header for the firmware. */
+#include "sign.h"
+#include "tool.h"
+
 #include <ctype.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-
-#include "sign.h"
-#include "tool.h"
-
 static void pubkey_usage(FILE *out) {
-  fprintf(out,
-          "Usage: updraft pubkey KEY.pem [--c-header FILE.h] [--name NAME]\n\n"
-          "Print the public key (PEM) and key id of a release key. KEY.pem may be the\n"
-          "private key from 'updraft keygen' or a public key PEM.\n\n"
-          "Options:\n"
-          "  --c-header FILE.h  also write a C header with the key as updraft_pubkey_t,\n"
-          "                     to compile into the firmware's trusted keys\n"
-          "  --name NAME        C identifier in the header (default updraft_release_key)\n"
-          "  -h, --help         this text\n");
+  fprintf(out, "Usage: updraft pubkey KEY.pem [--c-header FILE.h] [--name NAME]\n\n"
+               "Print the public key (PEM) and key id of a release key. KEY.pem may be the\n"
+               "private key from 'updraft keygen' or a public key PEM.\n\n"
+               "Options:\n"
+               "  --c-header FILE.h  also write a C header with the key as updraft_pubkey_t,\n"
+               "                     to compile into the firmware's trusted keys\n"
+               "  --name NAME        C identifier in the header (default updraft_release_key)\n"
+               "  -h, --help         this text\n");
 }
 
 static bool c_identifier(const char *s) {

@@ -1,42 +1,40 @@
 /* updraft release APP.bin --key KEY.pem --out DIR: validate an app image,
  * publish it content-addressed under DIR/images/ and write a signed manifest
  * (docs/MANIFEST.md) the device agent verifies before it downloads anything. */
+#include "sign.h"
+#include "tool.h"
+#include "updraft/image.h"
+#include "updraft/manifest.h"
+
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
-#include "sign.h"
-#include "tool.h"
-#include "updraft/image.h"
-#include "updraft/manifest.h"
-
 #define SALT_BYTES 8
 
 static void release_usage(FILE *out) {
-  fprintf(out,
-          "Usage: updraft release APP.bin --key KEY.pem --out DIR [options]\n\n"
-          "Validate an ESP app image, copy it to DIR/images/<sha256>.bin and write the\n"
-          "signed manifest DIR/manifest.json (channel stable) or DIR/manifest.<channel>.json.\n"
-          "Upload DIR as is to your HTTPS server or bucket; re-running is safe.\n\n"
-          "Options:\n"
-          "  --key KEY.pem           signing key from 'updraft keygen' (required)\n"
-          "  --out DIR               release folder, created if missing (required)\n"
-          "  --version V             release version (default: the image's app descriptor)\n"
-          "  --product NAME          product = project name (default: the app descriptor)\n"
-          "  --channel NAME          channel (default stable): letters, digits, '.', '_', '-'\n"
-          "  --secure-version N      anti-rollback version (default: the app descriptor)\n"
-          "  --expires-days N        manifest validity in days (default 365)\n"
-          "  --block-size N          resume block size, multiple of 4096, max 65536 (default 65536)\n"
-          "  --rollout-percent P     staged rollout: share of devices 0..100 (default 100)\n"
-          "  --min-version V         devices below V must install an intermediate release first\n"
-          "  --halt                  publish a halted rollout (devices do not start this update)\n"
-          "  -h, --help              this text\n");
+  fprintf(out, "Usage: updraft release APP.bin --key KEY.pem --out DIR [options]\n\n"
+               "Validate an ESP app image, copy it to DIR/images/<sha256>.bin and write the\n"
+               "signed manifest DIR/manifest.json (channel stable) or DIR/manifest.<channel>.json.\n"
+               "Upload DIR as is to your HTTPS server or bucket; re-running is safe.\n\n"
+               "Options:\n"
+               "  --key KEY.pem           signing key from 'updraft keygen' (required)\n"
+               "  --out DIR               release folder, created if missing (required)\n"
+               "  --version V             release version (default: the image's app descriptor)\n"
+               "  --product NAME          product = project name (default: the app descriptor)\n"
+               "  --channel NAME          channel (default stable): letters, digits, '.', '_', '-'\n"
+               "  --secure-version N      anti-rollback version (default: the app descriptor)\n"
+               "  --expires-days N        manifest validity in days, 0..36500 (default 365; 0 = already expired)\n"
+               "  --block-size N          resume block size, multiple of 4096, max 65536 (default 65536)\n"
+               "  --rollout-percent P     staged rollout: share of devices 0..100 (default 100)\n"
+               "  --min-version V         devices below V must install an intermediate release first\n"
+               "  --halt                  publish a halted rollout (devices do not start this update)\n"
+               "  -h, --help              this text\n");
 }
 
 /* Strict decimal: digits only, no sign, no overflow, <= max. */
@@ -198,14 +196,14 @@ static int parse_args(int argc, char **argv, release_opts_t *o) {
       o->app = a;
       continue;
     }
-    static const char *const with_value[] = {"--key",          "--out",        "--version",    "--product",
-                                             "--channel",      "--expires-days", "--secure-version", "--block-size",
-                                             "--rollout-percent", "--min-version"};
-    size_t k = 0;
-    while (k < sizeof with_value / sizeof with_value[0] && strcmp(a, with_value[k]) != 0) {
-      k++;
+    static const char *const known[] = {
+        "--key",         "--out",          "--version",        "--product",    "--channel",
+        "--min-version", "--expires-days", "--secure-version", "--block-size", "--rollout-percent"};
+    bool is_known = false;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+      is_known = is_known || strcmp(a, known[k]) == 0;
     }
-    if (k == sizeof with_value / sizeof with_value[0]) {
+    if (!is_known) {
       return tool_usage_error("release", "unknown option '%s'", a);
     }
     if (i + 1 >= argc) {
@@ -213,20 +211,27 @@ static int parse_args(int argc, char **argv, release_opts_t *o) {
     }
     const char *v = argv[++i];
     bool ok = true;
-    switch (k) {
-      case 0: o->key = v; break;
-      case 1: o->out = v; break;
-      case 2: o->version = v; break;
-      case 3: o->product = v; break;
-      case 4: o->channel = v; break;
-      case 5: ok = parse_u64(v, 36500, &o->expires_days) && o->expires_days > 0; break;
-      case 6: ok = parse_u64(v, UINT32_MAX, &o->secure_version); o->have_secure_version = true; break;
-      case 7:
-        ok = parse_u64(v, UPDRAFT_DEFAULT_BLOCK_SIZE, &o->block_size) && o->block_size > 0 &&
-             o->block_size % 4096 == 0;
-        break;
-      case 8: ok = parse_u64(v, 100, &o->percent); break;
-      default: o->min_version = v; break;
+    if (strcmp(a, "--key") == 0) {
+      o->key = v;
+    } else if (strcmp(a, "--out") == 0) {
+      o->out = v;
+    } else if (strcmp(a, "--version") == 0) {
+      o->version = v;
+    } else if (strcmp(a, "--product") == 0) {
+      o->product = v;
+    } else if (strcmp(a, "--channel") == 0) {
+      o->channel = v;
+    } else if (strcmp(a, "--min-version") == 0) {
+      o->min_version = v;
+    } else if (strcmp(a, "--expires-days") == 0) {
+      ok = parse_u64(v, 36500, &o->expires_days);
+    } else if (strcmp(a, "--secure-version") == 0) {
+      ok = parse_u64(v, UINT32_MAX, &o->secure_version);
+      o->have_secure_version = true;
+    } else if (strcmp(a, "--block-size") == 0) {
+      ok = parse_u64(v, UPDRAFT_DEFAULT_BLOCK_SIZE, &o->block_size) && o->block_size > 0 && o->block_size % 4096 == 0;
+    } else {
+      ok = parse_u64(v, 100, &o->percent); /* --rollout-percent */
     }
     if (!ok) {
       return tool_usage_error("release", "invalid value '%s' for %s (see the ranges in --help)", v, a);
@@ -260,8 +265,8 @@ static int validate_image(const char *path, const uint8_t *data, size_t len, upd
     updraft_image_abort(&v);
   }
   if (rc != UPDRAFT_OK) {
-    return tool_error("%s is not a valid ESP app image: %s (%s); refusing to release it", path,
-                      updraft_err_message(rc), updraft_err_name(rc));
+    return tool_error("%s is not a valid ESP app image: %s (%s); refusing to release it", path, updraft_err_message(rc),
+                      updraft_err_name(rc));
   }
   *info = v.info;
   return 0;
@@ -311,6 +316,16 @@ int cmd_release(int argc, char **argv) {
   if (product[0] == '\0' || !manifest_text_ok(product, 32)) {
     tool_error("product '%s' is empty or not 1..32 printable characters without quotes; pass --product", product);
     goto out;
+  }
+  if (o.expires_days == 0) {
+    fprintf(stderr, "updraft: warning: --expires-days 0: the manifest expires now and devices will refuse it "
+                    "(useful for tests only)\n");
+  }
+  if (info.has_app_desc && o.version != NULL && strcmp(o.version, info.app.version) != 0) {
+    fprintf(stderr,
+            "updraft: warning: --version %s differs from the image's app descriptor version '%s'; devices "
+            "report '%s' after the update\n",
+            o.version, info.app.version, info.app.version);
   }
   size_t blocks = len / o.block_size + (len % o.block_size != 0);
   if (blocks > UPDRAFT_MAX_BLOCKS) {
@@ -425,8 +440,7 @@ int cmd_release(int argc, char **argv) {
          o.min_version, o.halt ? ", HALTED" : "");
   printf("key id    %s\n", kid);
   printf("manifest  %s\n", manifest_path);
-  printf("Upload the folder %s to your HTTPS server; devices read %s.\n", o.out,
-         strrchr(manifest_path, '/') + 1);
+  printf("Upload the folder %s to your HTTPS server; devices read %s.\n", o.out, strrchr(manifest_path, '/') + 1);
   rc = TOOL_EXIT_OK;
 out:
   cJSON_Delete(pj);

@@ -977,7 +977,7 @@ int cmd_serve(int argc, char **argv) {
     printf("  server cert:     %s (localhost, 127.0.0.1, ::1%s)\n", dev.leaf_pem,
            dev.leaf_created ? "; created now" : "");
     printf("  the device must trust this CA:\n");
-    printf("    updraft device run ... --url %smanifest.json --ca %s\n", url, dev.ca_pem);
+    printf("    updraft device run FLASH.img --pubkey PUB.pem --manifest-url %smanifest.json --ca %s\n", url, dev.ca_pem);
     printf("    curl --cacert %s %smanifest.json\n", dev.ca_pem, url);
   } else {
     printf("  certificate:     %s\n", o.cert);

@@ -18,7 +18,11 @@ static const struct tool_command commands[] = {
     {"pubkey", "print a signing key's public key (PEM or C header)", cmd_pubkey},
     {"release", "validate an image and write a signed release manifest", cmd_release},
     {"serve", "HTTPS development server for a release folder", cmd_serve},
+    {"cert", "fetch, check and inspect TLS trust anchors", cmd_cert},
     {"device", "run the simulated ESP32: boot, update, self-test, reboot", cmd_device},
+    {"publish", "upload a release folder to an S3 bucket (AWS, R2, MinIO, radosgw)", cmd_publish},
+    {"status", "what is live in an S3 bucket: versions, rollout, expiry, object hashes", cmd_status},
+    {"rollout", "staged rollout: re-sign a published channel with a new percentage / halt", cmd_rollout},
 };
 
 static void usage(FILE *out) {

@@ -1,23 +1,22 @@
 /* Host signing helpers: see sign.h. OpenSSL 3 EVP API only. */
 #include "sign.h"
 
+#include "tool.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-
-#include "tool.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SIGN_TYP "updraft-manifest+json"
 
@@ -54,8 +53,9 @@ int sign_pubkey_point(EVP_PKEY *key, updraft_pubkey_t *out) {
     tool_error("the key is not an ECDSA P-256 (prime256v1) key; create one with 'updraft keygen'");
     return -1;
   }
-  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) &&
-      BN_bn2binpad(x, out->point + 1, 32) == 32 && BN_bn2binpad(y, out->point + 33, 32) == 32) {
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) &&
+      EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) && BN_bn2binpad(x, out->point + 1, 32) == 32 &&
+      BN_bn2binpad(y, out->point + 33, 32) == 32) {
     out->point[0] = 0x04;
     rc = 0;
   } else {
@@ -100,8 +100,7 @@ int sign_keygen(const char *path, updraft_pubkey_t *pub) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
-      tool_error("%s already exists; refusing to overwrite a key (choose another file name or delete it first)",
-                 path);
+      tool_error("%s already exists; refusing to overwrite a key (choose another file name or delete it first)", path);
     } else {
       tool_error("cannot create %s: %s", path, strerror(errno));
     }
@@ -146,8 +145,7 @@ static EVP_PKEY *load_key(const char *path, bool allow_public) {
   free(data);
   if (key == NULL) {
     if (encrypted) {
-      tool_error("%s is an encrypted key; updraft needs an unencrypted PEM (keep it in a secret store instead)",
-                 path);
+      tool_error("%s is an encrypted key; updraft needs an unencrypted PEM (keep it in a secret store instead)", path);
     } else {
       tool_error("%s is not a %s key PEM (%s); create one with 'updraft keygen'", path,
                  allow_public ? "private or public" : "private", ossl_reason());
@@ -162,9 +160,13 @@ static EVP_PKEY *load_key(const char *path, bool allow_public) {
   return key;
 }
 
-EVP_PKEY *sign_load_private_key(const char *path) { return load_key(path, false); }
+EVP_PKEY *sign_load_private_key(const char *path) {
+  return load_key(path, false);
+}
 
-EVP_PKEY *sign_load_any_key(const char *path) { return load_key(path, true); }
+EVP_PKEY *sign_load_any_key(const char *path) {
+  return load_key(path, true);
+}
 
 int sign_load_pubkey(const char *path, updraft_pubkey_t *out) {
   EVP_PKEY *key = sign_load_any_key(path);

@@ -5,14 +5,13 @@
 #ifndef UPDRAFT_TOOL_SIGN_H
 #define UPDRAFT_TOOL_SIGN_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "updraft/manifest.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
-
-#include "updraft/manifest.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Generate a P-256 key and write it as a PKCS#8 PEM private key, mode 0600.
  * Refuses to overwrite an existing file. *pub (optional) gets its point. */
@@ -61,13 +60,13 @@ typedef struct sign_release {
   uint64_t serial;
   int64_t issued;
   int64_t expires;
-  const char *image_path;     /* "images/<sha256>.bin" */
-  const uint8_t *image;       /* the whole file */
+  const char *image_path; /* "images/<sha256>.bin" */
+  const uint8_t *image;   /* the whole file */
   size_t image_size;
-  uint32_t block_size;        /* 0 = UPDRAFT_DEFAULT_BLOCK_SIZE */
+  uint32_t block_size; /* 0 = UPDRAFT_DEFAULT_BLOCK_SIZE */
   uint32_t rollout_percent;
-  const char *rollout_salt;   /* 16 hex chars */
-  const char *min_version;    /* "" = none */
+  const char *rollout_salt; /* 16 hex chars */
+  const char *min_version;  /* "" = none */
   bool halt;
 } sign_release_t;
 

@@ -16,7 +16,11 @@ int cmd_keygen(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_cert(int argc, char **argv);
 int cmd_device(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 
 /* Exit codes shared by all commands. */
 #define TOOL_EXIT_OK 0

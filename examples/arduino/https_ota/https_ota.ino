@@ -12,11 +12,14 @@
 #include <inttypes.h>
 #include <time.h>
 
-#include "server_root.h"  /* updraft cert fetch --c-header https://your.host/ > server_root.h */
+#include "server_root.h" /* updraft cert fetch URL --c-header server_root.h --name updraft_server_root_pem */
 #include "updraft/esp_idf.h"
 #include "updraft/updraft.h"
-#include "updraft_keys.h" /* updraft pubkey --c-header release.key > updraft_keys.h */
+#include "updraft_release_key.h" /* updraft pubkey release.pem --c-header updraft_release_key.h */
 
+/* Arduino's prebuilt app descriptor does not carry your sketch's version:
+ * publish with `updraft release ... --version` the same string. */
+static const char *const FIRMWARE_VERSION = "1.0.0";
 static const char *const WIFI_SSID = "myssid";
 static const char *const WIFI_PASSWORD = "mypassword";
 static const char *const MANIFEST_URL = "https://updates.example.com/blink/stable/manifest.json";
@@ -71,6 +74,7 @@ static bool self_test() {
 
 void setup() {
   Serial.begin(115200);
+  Serial.printf("[updraft] firmware %s\n", FIRMWARE_VERSION);
   WiFi.mode(WIFI_STA);
   WiFi.begin(WIFI_SSID, WIFI_PASSWORD);
   configTime(0, 0, "pool.ntp.org");
@@ -86,8 +90,9 @@ void setup() {
   updraft_agent_config_t cfg;
   updraft_esp_agent_defaults(&esp, &cfg);
   cfg.manifest_url = MANIFEST_URL;
-  cfg.keys = updraft_release_keys;
-  cfg.key_count = sizeof updraft_release_keys / sizeof updraft_release_keys[0];
+  cfg.running_version = FIRMWARE_VERSION;
+  cfg.keys = &updraft_release_key; /* several keys (rotation): an array of them */
+  cfg.key_count = 1;
   cfg.on_event = on_event;
   cfg.work = work;
   cfg.work_size = sizeof work;

@@ -4,6 +4,11 @@
  * with its header in docs/PORTING.md. */
 #include "updraft/esp_idf.h"
 
+#include "esp_idf_version.h"
+#if ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(5, 0, 0)
+#error "updraft needs ESP-IDF v5.0 or later (Arduino-ESP32 3.x); see docs/ARDUINO.md"
+#endif
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +19,6 @@
 #include "esp_err.h"
 #include "esp_flash.h"
 #include "esp_http_client.h"
-#include "esp_idf_version.h"
 #include "esp_mac.h"
 #include "esp_ota_ops.h"
 #include "esp_partition.h"
@@ -27,22 +31,30 @@
 #include "updraft/image.h"
 #include "updraft/otadata.h"
 
-#define ESP_SECTOR 4096u
-#define ESP_BLOCK 65536u
-#define ESP_PAGE 256u
+#define PORT_SECTOR 4096u
+#define PORT_BLOCK 65536u
+#define PORT_PAGE 256u
 /* time() below this (2020-01-01) means SNTP has not set the clock yet. */
-#define ESP_CLOCK_VALID_AFTER 1577836800
-#define ESP_REDIRECT_DRAIN_MAX 8192
+#define PORT_CLOCK_VALID_AFTER 1577836800
+#define PORT_REDIRECT_DRAIN_MAX 8192
 
 /* mbedTLS certificate verify flags (mbedtls/x509.h, identical in Mbed TLS
  * 3.6 and 4.x). Spelled out so the port needs no mbedTLS header. */
-#define ESP_X509_BADCERT_EXPIRED 0x01
-#define ESP_X509_BADCERT_CN_MISMATCH 0x04
-#define ESP_X509_BADCERT_NOT_TRUSTED 0x08
-#define ESP_X509_BADCERT_FUTURE 0x0200
+#define PORT_X509_BADCERT_EXPIRED 0x01
+#define PORT_X509_BADCERT_CN_MISMATCH 0x04
+#define PORT_X509_BADCERT_NOT_TRUSTED 0x08
+#define PORT_X509_BADCERT_FUTURE 0x0200
+/* esp_tls_errors.h usually pulls in mbedtls/x509.h: then they must agree. */
+#if defined(MBEDTLS_X509_BADCERT_EXPIRED) && defined(MBEDTLS_X509_BADCERT_FUTURE) &&                  \
+    (MBEDTLS_X509_BADCERT_EXPIRED != PORT_X509_BADCERT_EXPIRED ||                                    \
+     MBEDTLS_X509_BADCERT_CN_MISMATCH != PORT_X509_BADCERT_CN_MISMATCH ||                            \
+     MBEDTLS_X509_BADCERT_NOT_TRUSTED != PORT_X509_BADCERT_NOT_TRUSTED ||                            \
+     MBEDTLS_X509_BADCERT_FUTURE != PORT_X509_BADCERT_FUTURE)
+#error "mbedTLS certificate flag values differ from the ones this port expects"
+#endif
 
 /* strnlen() is POSIX, not C11. */
-static size_t esp_strnlen(const char *s, size_t max) {
+static size_t port_strnlen(const char *s, size_t max) {
   size_t n = 0;
   while (n < max && s[n] != 0) {
     n++;
@@ -55,7 +67,7 @@ static size_t esp_strnlen(const char *s, size_t max) {
 /* The esp_partition_t holding [addr, addr + len), or NULL. esp_partition
  * (not raw esp_flash) so that encrypted partitions are read decrypted and
  * every access is bounds-checked against the partition table. */
-static const esp_partition_t *esp_part_at(updraft_esp_t *esp, uint32_t addr, size_t len) {
+static const esp_partition_t *port_part_at(updraft_esp_t *esp, uint32_t addr, size_t len) {
   const esp_partition_t *p = esp->part_cache;
   if (p != NULL && addr >= p->address && len <= p->size && addr - p->address <= p->size - len) {
     return p;
@@ -76,7 +88,7 @@ static const esp_partition_t *esp_part_at(updraft_esp_t *esp, uint32_t addr, siz
   return p;
 }
 
-static int esp_flash_err(esp_err_t err) {
+static int port_flash_err(esp_err_t err) {
   if (err == ESP_OK) {
     return UPDRAFT_OK;
   }
@@ -86,60 +98,70 @@ static int esp_flash_err(esp_err_t err) {
   return UPDRAFT_ERR_FLASH_IO;
 }
 
-/* Writes into the partition the app runs from are refused here too: the
- * core never asks for them, and a bug must not brick the device. */
-static bool esp_part_is_running(const esp_partition_t *p) {
+/* The core writes only the OTA slot it updates (otadata goes through
+ * esp_ota_ops, state through NVS). Anything else, the running slot above all,
+ * is refused here too, so a bug cannot brick the device. */
+static int port_part_writable(const esp_partition_t *p) {
+  if (p->type != ESP_PARTITION_TYPE_APP || p->subtype < ESP_PARTITION_SUBTYPE_APP_OTA_MIN ||
+      p->subtype >= ESP_PARTITION_SUBTYPE_APP_OTA_MAX) {
+    return UPDRAFT_ERR_NOT_OTA_SLOT;
+  }
   const esp_partition_t *run = esp_ota_get_running_partition();
-  return run != NULL && run->address == p->address;
-}
-
-static int esp_port_flash_read(void *ctx, uint32_t addr, void *buf, size_t len) {
-  const esp_partition_t *p = esp_part_at(ctx, addr, len);
-  if (p == NULL) {
-    return UPDRAFT_ERR_FLASH_RANGE;
-  }
-  return esp_flash_err(esp_partition_read(p, addr - p->address, buf, len));
-}
-
-static int esp_port_flash_program(void *ctx, uint32_t addr, const void *buf, size_t len) {
-  const esp_partition_t *p = esp_part_at(ctx, addr, len);
-  if (p == NULL) {
-    return UPDRAFT_ERR_FLASH_RANGE;
-  }
-  if (esp_part_is_running(p)) {
+  if (run != NULL && run->address == p->address) {
     return UPDRAFT_ERR_RUNNING_SLOT;
   }
-  return esp_flash_err(esp_partition_write(p, addr - p->address, buf, len));
+  return UPDRAFT_OK;
 }
 
-static int esp_port_flash_erase(void *ctx, uint32_t addr, uint32_t len) {
-  const esp_partition_t *p = esp_part_at(ctx, addr, len);
+static int port_flash_read(void *ctx, uint32_t addr, void *buf, size_t len) {
+  const esp_partition_t *p = port_part_at(ctx, addr, len);
+  if (p == NULL) {
+    return UPDRAFT_ERR_FLASH_RANGE;
+  }
+  return port_flash_err(esp_partition_read(p, addr - p->address, buf, len));
+}
+
+static int port_flash_program(void *ctx, uint32_t addr, const void *buf, size_t len) {
+  const esp_partition_t *p = port_part_at(ctx, addr, len);
+  if (p == NULL) {
+    return UPDRAFT_ERR_FLASH_RANGE;
+  }
+  int rc = port_part_writable(p);
+  if (rc != UPDRAFT_OK) {
+    return rc;
+  }
+  return port_flash_err(esp_partition_write(p, addr - p->address, buf, len));
+}
+
+static int port_flash_erase(void *ctx, uint32_t addr, uint32_t len) {
+  const esp_partition_t *p = port_part_at(ctx, addr, len);
   if (p == NULL) {
     return UPDRAFT_ERR_FLASH_RANGE;
   }
   uint32_t off = addr - p->address;
-  uint32_t unit = p->erase_size != 0 ? p->erase_size : ESP_SECTOR;
+  uint32_t unit = p->erase_size != 0 ? p->erase_size : PORT_SECTOR;
   if (off % unit != 0 || len % unit != 0) {
     return UPDRAFT_ERR_FLASH_ALIGN;
   }
-  if (esp_part_is_running(p)) {
-    return UPDRAFT_ERR_RUNNING_SLOT;
+  int rc = port_part_writable(p);
+  if (rc != UPDRAFT_OK) {
+    return rc;
   }
-  return esp_flash_err(esp_partition_erase_range(p, off, len));
+  return port_flash_err(esp_partition_erase_range(p, off, len));
 }
 
-static const updraft_flash_ops_t esp_flash_ops = {
+static const updraft_flash_ops_t port_flash_ops = {
     .version = UPDRAFT_PORT_VERSION,
-    .read = esp_port_flash_read,
-    .program = esp_port_flash_program,
-    .erase = esp_port_flash_erase,
+    .read = port_flash_read,
+    .program = port_flash_program,
+    .erase = port_flash_erase,
 };
 
 /* ------------------------------------------------------------------- boot */
 
-static void esp_part_to_updraft(const esp_partition_t *p, updraft_partition_t *out) {
+static void port_part_to_updraft(const esp_partition_t *p, updraft_partition_t *out) {
   memset(out, 0, sizeof *out);
-  size_t n = esp_strnlen(p->label, sizeof p->label);
+  size_t n = port_strnlen(p->label, sizeof p->label);
   if (n > UPDRAFT_PART_LABEL_MAX) {
     n = UPDRAFT_PART_LABEL_MAX;
   }
@@ -151,13 +173,13 @@ static void esp_part_to_updraft(const esp_partition_t *p, updraft_partition_t *o
   out->flags = p->encrypted ? UPDRAFT_PART_FLAG_ENCRYPTED : 0;
 }
 
-static const esp_partition_t *esp_part_from_updraft(const updraft_partition_t *t) {
+static const esp_partition_t *port_part_from_updraft(const updraft_partition_t *t) {
   const esp_partition_t *p = esp_partition_find_first((esp_partition_type_t)t->type,
                                                       (esp_partition_subtype_t)t->subtype, t->label);
   return p != NULL && p->address == t->offset ? p : NULL;
 }
 
-static int esp_ota_err(esp_err_t err) {
+static int port_ota_err(esp_err_t err) {
   switch (err) {
   case ESP_OK:
     return UPDRAFT_OK;
@@ -181,27 +203,27 @@ static int esp_ota_err(esp_err_t err) {
   }
 }
 
-static int esp_boot_get_running(void *ctx, updraft_partition_t *out) {
+static int port_boot_get_running(void *ctx, updraft_partition_t *out) {
   (void)ctx;
   const esp_partition_t *p = esp_ota_get_running_partition();
   if (p == NULL) {
     return UPDRAFT_ERR_NOT_FOUND;
   }
-  esp_part_to_updraft(p, out);
+  port_part_to_updraft(p, out);
   return UPDRAFT_OK;
 }
 
-static int esp_boot_get_update_target(void *ctx, updraft_partition_t *out) {
+static int port_boot_get_update_target(void *ctx, updraft_partition_t *out) {
   (void)ctx;
   const esp_partition_t *p = esp_ota_get_next_update_partition(NULL);
   if (p == NULL) {
     return UPDRAFT_ERR_PART_NOT_OTA; /* no otadata or fewer than two OTA slots */
   }
-  esp_part_to_updraft(p, out);
+  port_part_to_updraft(p, out);
   return UPDRAFT_OK;
 }
 
-static int esp_boot_get_running_state(void *ctx, uint32_t *state) {
+static int port_boot_get_running_state(void *ctx, uint32_t *state) {
   (void)ctx;
   esp_ota_img_states_t st;
   const esp_partition_t *run = esp_ota_get_running_partition();
@@ -217,16 +239,16 @@ static int esp_boot_get_running_state(void *ctx, uint32_t *state) {
  * PENDING_VERIFY and, with rollback, erase the otadata entry of a
  * previously downloaded image so it cannot be booted half-overwritten. The
  * handle is then dropped: the core writes the slot through the flash port. */
-static int esp_boot_begin(void *ctx, const updraft_partition_t *target) {
+static int port_boot_begin(void *ctx, const updraft_partition_t *target) {
   (void)ctx;
-  const esp_partition_t *p = esp_part_from_updraft(target);
+  const esp_partition_t *p = port_part_from_updraft(target);
   if (p == NULL) {
     return UPDRAFT_ERR_NOT_OTA_SLOT;
   }
   esp_ota_handle_t h = 0;
   esp_err_t err = esp_ota_begin(p, OTA_WITH_SEQUENTIAL_WRITES, &h);
   if (err != ESP_OK) {
-    return esp_ota_err(err);
+    return port_ota_err(err);
   }
   esp_ota_abort(h);
   return UPDRAFT_OK;
@@ -234,55 +256,55 @@ static int esp_boot_begin(void *ctx, const updraft_partition_t *target) {
 
 /* esp_ota_set_boot_partition() verifies the image again (esp_image_verify,
  * and the signature with Secure Boot) before it writes otadata. */
-static int esp_boot_set_boot(void *ctx, const updraft_partition_t *target) {
+static int port_boot_set_boot(void *ctx, const updraft_partition_t *target) {
   (void)ctx;
-  const esp_partition_t *p = esp_part_from_updraft(target);
+  const esp_partition_t *p = port_part_from_updraft(target);
   if (p == NULL) {
     return UPDRAFT_ERR_NOT_OTA_SLOT;
   }
-  return esp_ota_err(esp_ota_set_boot_partition(p));
+  return port_ota_err(esp_ota_set_boot_partition(p));
 }
 
-static bool esp_running_is_factory(void) {
+static bool port_running_is_factory(void) {
   const esp_partition_t *run = esp_ota_get_running_partition();
   return run == NULL || run->subtype == ESP_PARTITION_SUBTYPE_APP_FACTORY;
 }
 
-static int esp_boot_mark_valid(void *ctx) {
+static int port_boot_mark_valid(void *ctx) {
   (void)ctx;
-  if (esp_running_is_factory()) {
+  if (port_running_is_factory()) {
     return UPDRAFT_ERR_NOT_FOUND; /* no otadata entry to confirm */
   }
-  return esp_ota_err(esp_ota_mark_app_valid_cancel_rollback());
+  return port_ota_err(esp_ota_mark_app_valid_cancel_rollback());
 }
 
-static int esp_boot_mark_invalid(void *ctx) {
+static int port_boot_mark_invalid(void *ctx) {
   (void)ctx;
 #if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0)
   /* Marks INVALID and selects the previous app; the caller reboots. */
-  return esp_ota_err(esp_ota_mark_app_invalid_rollback());
+  return port_ota_err(esp_ota_mark_app_invalid_rollback());
 #else
   /* Older ESP-IDF has only the variant that restarts at once on success, so
    * this returns only on failure. The agent stores the rejection before it
    * calls here, and settles its bookkeeping on the next boot. */
-  return esp_ota_err(esp_ota_mark_app_invalid_rollback_and_reboot());
+  return port_ota_err(esp_ota_mark_app_invalid_rollback_and_reboot());
 #endif
 }
 
-static const updraft_boot_ops_t esp_boot_ops = {
+static const updraft_boot_ops_t port_boot_ops = {
     .version = UPDRAFT_PORT_VERSION,
-    .get_running = esp_boot_get_running,
-    .get_update_target = esp_boot_get_update_target,
-    .get_running_state = esp_boot_get_running_state,
-    .begin = esp_boot_begin,
-    .set_boot = esp_boot_set_boot,
-    .mark_valid = esp_boot_mark_valid,
-    .mark_invalid = esp_boot_mark_invalid,
+    .get_running = port_boot_get_running,
+    .get_update_target = port_boot_get_update_target,
+    .get_running_state = port_boot_get_running_state,
+    .begin = port_boot_begin,
+    .set_boot = port_boot_set_boot,
+    .mark_valid = port_boot_mark_valid,
+    .mark_invalid = port_boot_mark_invalid,
 };
 
 /* -------------------------------------------------------------- transport */
 
-static bool esp_header_is(const char *a, const char *b) {
+static bool port_header_is(const char *a, const char *b) {
   for (; *a != 0 && *b != 0; a++, b++) {
     char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
     char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
@@ -294,7 +316,7 @@ static bool esp_header_is(const char *a, const char *b) {
 }
 
 /* Decimal digits at *s into *v (no sign, no overflow past INT64_MAX). */
-static bool esp_parse_i64(const char **s, int64_t *v) {
+static bool port_parse_i64(const char **s, int64_t *v) {
   const char *p = *s;
   int64_t n = 0;
   if (*p < '0' || *p > '9') {
@@ -313,7 +335,7 @@ static bool esp_parse_i64(const char **s, int64_t *v) {
 
 /* "bytes FIRST-LAST/TOTAL" (TOTAL may be "*"). Malformed: left at -1 and
  * the core reports the server's Range handling. */
-static void esp_parse_content_range(const char *v, updraft_http_response_t *r) {
+static void port_parse_content_range(const char *v, updraft_http_response_t *r) {
   int64_t first = 0, last = 0, total = -1;
   while (*v == ' ') {
     v++;
@@ -322,29 +344,29 @@ static void esp_parse_content_range(const char *v, updraft_http_response_t *r) {
     return;
   }
   v += 6;
-  if (!esp_parse_i64(&v, &first) || *v++ != '-' || !esp_parse_i64(&v, &last) || *v++ != '/' || last < first) {
+  if (!port_parse_i64(&v, &first) || *v++ != '-' || !port_parse_i64(&v, &last) || *v++ != '/' || last < first) {
     return;
   }
-  if (*v != '*' && !esp_parse_i64(&v, &total)) {
+  if (*v != '*' && !port_parse_i64(&v, &total)) {
     return;
   }
   r->range_start = first;
   r->total_length = total;
 }
 
-static esp_err_t esp_http_event(esp_http_client_event_t *ev) {
+static esp_err_t port_http_event(esp_http_client_event_t *ev) {
   updraft_esp_t *esp = ev->user_data;
   if (ev->event_id != HTTP_EVENT_ON_HEADER || esp == NULL || esp->resp == NULL || ev->header_key == NULL ||
       ev->header_value == NULL) {
     return ESP_OK;
   }
-  if (esp_header_is(ev->header_key, "Content-Range")) {
-    esp_parse_content_range(ev->header_value, esp->resp);
-  } else if (esp_header_is(ev->header_key, "Content-Type")) {
-    size_t n = esp_strnlen(ev->header_value, sizeof esp->resp->content_type - 1);
+  if (port_header_is(ev->header_key, "Content-Range")) {
+    port_parse_content_range(ev->header_value, esp->resp);
+  } else if (port_header_is(ev->header_key, "Content-Type")) {
+    size_t n = port_strnlen(ev->header_value, sizeof esp->resp->content_type - 1);
     memcpy(esp->resp->content_type, ev->header_value, n);
     esp->resp->content_type[n] = 0;
-  } else if (esp_header_is(ev->header_key, "Location")) {
+  } else if (port_header_is(ev->header_key, "Location")) {
     /* Relative locations keep the scheme; absolute ones must stay https. */
     esp->location_https = ev->header_value[0] == '/' || strncmp(ev->header_value, "https://", 8) == 0;
   }
@@ -352,21 +374,21 @@ static esp_err_t esp_http_event(esp_http_client_event_t *ev) {
 }
 
 /* Turn the last esp-tls failure into an updraft error and a sentence. */
-static int esp_classify(updraft_esp_t *esp, esp_err_t http_err, const char *what) {
+static int port_classify(updraft_esp_t *esp, esp_err_t http_err, const char *what) {
   int tls_code = 0, flags = 0;
   esp_err_t last = esp_http_client_get_and_clear_last_tls_error(esp->http, &tls_code, &flags);
   int rc;
   if (flags != 0) {
     time_t now = time(NULL);
-    if ((flags & (ESP_X509_BADCERT_EXPIRED | ESP_X509_BADCERT_FUTURE)) != 0 && now < ESP_CLOCK_VALID_AFTER) {
+    if ((flags & (PORT_X509_BADCERT_EXPIRED | PORT_X509_BADCERT_FUTURE)) != 0 && now < PORT_CLOCK_VALID_AFTER) {
       rc = UPDRAFT_ERR_TLS_CLOCK_NOT_SET;
-    } else if ((flags & ESP_X509_BADCERT_NOT_TRUSTED) != 0) {
+    } else if ((flags & PORT_X509_BADCERT_NOT_TRUSTED) != 0) {
       rc = UPDRAFT_ERR_TLS_UNKNOWN_CA;
-    } else if ((flags & ESP_X509_BADCERT_CN_MISMATCH) != 0) {
+    } else if ((flags & PORT_X509_BADCERT_CN_MISMATCH) != 0) {
       rc = UPDRAFT_ERR_TLS_HOSTNAME;
-    } else if ((flags & ESP_X509_BADCERT_EXPIRED) != 0) {
+    } else if ((flags & PORT_X509_BADCERT_EXPIRED) != 0) {
       rc = UPDRAFT_ERR_TLS_EXPIRED;
-    } else if ((flags & ESP_X509_BADCERT_FUTURE) != 0) {
+    } else if ((flags & PORT_X509_BADCERT_FUTURE) != 0) {
       rc = UPDRAFT_ERR_TLS_NOT_YET_VALID;
     } else {
       rc = UPDRAFT_ERR_TLS_HANDSHAKE;
@@ -387,15 +409,19 @@ static int esp_classify(updraft_esp_t *esp, esp_err_t http_err, const char *what
   } else {
     rc = UPDRAFT_ERR_NET_CLOSED;
   }
-  snprintf(esp->detail, sizeof esp->detail, "%s: %s; esp-tls %s, TLS error -0x%04x, certificate flags 0x%x%s", what,
-           esp_err_to_name(http_err), esp_err_to_name(last), (unsigned)(tls_code < 0 ? -tls_code : tls_code),
-           (unsigned)flags,
-           last == ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED ? " (the PEM root given to updraft_esp_init does not parse)"
-                                                        : "");
+  if (last == ESP_OK && tls_code == 0 && flags == 0) {
+    snprintf(esp->detail, sizeof esp->detail, "%s: %s", what, esp_err_to_name(http_err));
+  } else {
+    snprintf(esp->detail, sizeof esp->detail, "%s: %s; esp-tls %s, TLS error -0x%04x, certificate flags 0x%x%s", what,
+             esp_err_to_name(http_err), esp_err_to_name(last), (unsigned)(tls_code < 0 ? -tls_code : tls_code),
+             (unsigned)flags,
+             last == ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED ? " (the PEM root given to updraft_esp_init does not parse)"
+                                                          : "");
+  }
   return rc;
 }
 
-static void esp_http_close(void *ctx) {
+static void port_http_close(void *ctx) {
   updraft_esp_t *esp = ctx;
   if (esp->http != NULL) {
     esp_http_client_close(esp->http);
@@ -405,20 +431,20 @@ static void esp_http_close(void *ctx) {
   esp->resp = NULL;
 }
 
-static bool esp_is_redirect(int status) {
+static bool port_is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-static void esp_resp_reset(updraft_http_response_t *resp) {
+static void port_resp_reset(updraft_http_response_t *resp) {
   memset(resp, 0, sizeof *resp);
   resp->content_length = -1;
   resp->range_start = -1;
   resp->total_length = -1;
 }
 
-static int esp_http_open(void *ctx, const updraft_http_request_t *req, updraft_http_response_t *resp) {
+static int port_http_open(void *ctx, const updraft_http_request_t *req, updraft_http_response_t *resp) {
   updraft_esp_t *esp = ctx;
-  esp_http_close(esp);
+  port_http_close(esp);
   esp->detail[0] = 0;
   if (req->url == NULL || strncmp(req->url, "https://", 8) != 0) {
     snprintf(esp->detail, sizeof esp->detail, "only https:// URLs are fetched");
@@ -431,7 +457,7 @@ static int esp_http_open(void *ctx, const updraft_http_request_t *req, updraft_h
   c.method = HTTP_METHOD_GET;
   c.timeout_ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
   c.disable_auto_redirect = true; /* redirects are followed below, https only */
-  c.event_handler = esp_http_event;
+  c.event_handler = port_http_event;
   c.user_data = esp;
   c.buffer_size = esp->opt.http_rx_buffer_size;
   c.buffer_size_tx = esp->opt.http_tx_buffer_size;
@@ -450,34 +476,34 @@ static int esp_http_open(void *ctx, const updraft_http_request_t *req, updraft_h
     esp_http_client_set_header(esp->http, "Range", range);
   }
   for (int redirects = 0;; redirects++) {
-    esp_resp_reset(resp);
+    port_resp_reset(resp);
     esp->resp = resp;
     esp->location_https = false;
     esp_err_t err = esp_http_client_open(esp->http, 0);
     if (err != ESP_OK) {
-      int rc = esp_classify(esp, err, "connect");
-      esp_http_close(esp);
+      int rc = port_classify(esp, err, "connect");
+      port_http_close(esp);
       return rc;
     }
     int64_t hl = esp_http_client_fetch_headers(esp->http);
     if (hl < 0) {
-      int rc = esp_classify(esp, hl == -ESP_ERR_HTTP_EAGAIN ? ESP_ERR_HTTP_EAGAIN : ESP_FAIL, "response headers");
-      esp_http_close(esp);
+      int rc = port_classify(esp, hl == -ESP_ERR_HTTP_EAGAIN ? ESP_ERR_HTTP_EAGAIN : ESP_FAIL, "response headers");
+      port_http_close(esp);
       return rc;
     }
     resp->status = esp_http_client_get_status_code(esp->http);
-    if (!esp_is_redirect(resp->status)) {
+    if (!port_is_redirect(resp->status)) {
       break;
     }
     if (redirects >= esp->opt.max_redirects) {
       snprintf(esp->detail, sizeof esp->detail, "more than %d redirects", esp->opt.max_redirects);
-      esp_http_close(esp);
+      port_http_close(esp);
       return UPDRAFT_ERR_HTTP_REDIRECTS;
     }
     if (!esp->location_https) {
       snprintf(esp->detail, sizeof esp->detail, "HTTP %d redirect without an https:// Location (refused)",
                resp->status);
-      esp_http_close(esp);
+      port_http_close(esp);
       return UPDRAFT_ERR_HTTP_URL;
     }
     /* Drain the (small) redirect body, then reconnect to the new URL; the
@@ -485,12 +511,12 @@ static int esp_http_open(void *ctx, const updraft_http_request_t *req, updraft_h
     char sink[64];
     int drained = 0;
     int n;
-    while (drained < ESP_REDIRECT_DRAIN_MAX && (n = esp_http_client_read(esp->http, sink, sizeof sink)) > 0) {
+    while (drained < PORT_REDIRECT_DRAIN_MAX && (n = esp_http_client_read(esp->http, sink, sizeof sink)) > 0) {
       drained += n;
     }
     if (esp_http_client_set_redirection(esp->http) != ESP_OK) {
       snprintf(esp->detail, sizeof esp->detail, "HTTP %d redirect that cannot be followed", resp->status);
-      esp_http_close(esp);
+      port_http_close(esp);
       return UPDRAFT_ERR_HTTP_URL;
     }
     esp_http_client_close(esp->http);
@@ -501,7 +527,7 @@ static int esp_http_open(void *ctx, const updraft_http_request_t *req, updraft_h
   return UPDRAFT_OK;
 }
 
-static int esp_http_read(void *ctx, void *buf, size_t cap, size_t *got) {
+static int port_http_read(void *ctx, void *buf, size_t cap, size_t *got) {
   updraft_esp_t *esp = ctx;
   *got = 0;
   if (esp->http == NULL) {
@@ -517,60 +543,60 @@ static int esp_http_read(void *ctx, void *buf, size_t cap, size_t *got) {
     return UPDRAFT_OK; /* body ended */
   }
   if (n == -ESP_ERR_HTTP_EAGAIN) {
-    snprintf(esp->detail, sizeof esp->detail, "no data for %lu ms", (unsigned long)esp->opt.timeout_ms);
+    snprintf(esp->detail, sizeof esp->detail, "the server sent no data within the timeout");
     return UPDRAFT_ERR_NET_TIMEOUT;
   }
-  return esp_classify(esp, n == 0 ? ESP_ERR_HTTP_CONNECTION_CLOSED : ESP_FAIL, "body");
+  return port_classify(esp, n == 0 ? ESP_ERR_HTTP_CONNECTION_CLOSED : ESP_FAIL, "body");
 }
 
-static const char *esp_http_detail(void *ctx) {
+static const char *port_http_detail(void *ctx) {
   updraft_esp_t *esp = ctx;
   return esp->detail[0] != 0 ? esp->detail : NULL;
 }
 
-static const updraft_transport_ops_t esp_transport_ops = {
+static const updraft_transport_ops_t port_transport_ops = {
     .version = UPDRAFT_PORT_VERSION,
-    .open = esp_http_open,
-    .read = esp_http_read,
-    .close = esp_http_close,
-    .error_detail = esp_http_detail,
+    .open = port_http_open,
+    .read = port_http_read,
+    .close = port_http_close,
+    .error_detail = port_http_detail,
 };
 
 /* ------------------------------------------------------------------ clock */
 
-static int esp_clock_now(void *ctx, int64_t *unix_seconds) {
+static int port_clock_now(void *ctx, int64_t *unix_seconds) {
   (void)ctx;
   time_t now = time(NULL);
-  if (now < ESP_CLOCK_VALID_AFTER) {
+  if (now < PORT_CLOCK_VALID_AFTER) {
     return UPDRAFT_ERR_CLOCK_NOT_SET;
   }
   *unix_seconds = (int64_t)now;
   return UPDRAFT_OK;
 }
 
-static uint32_t esp_clock_monotonic_ms(void *ctx) {
+static uint32_t port_clock_monotonic_ms(void *ctx) {
   (void)ctx;
   return (uint32_t)(esp_timer_get_time() / 1000);
 }
 
-static void esp_clock_sleep_ms(void *ctx, uint32_t ms) {
+static void port_clock_sleep_ms(void *ctx, uint32_t ms) {
   (void)ctx;
   TickType_t ticks = pdMS_TO_TICKS(ms);
   vTaskDelay(ticks == 0 && ms > 0 ? 1 : ticks);
 }
 
-static const updraft_clock_ops_t esp_clock_ops = {
+static const updraft_clock_ops_t port_clock_ops = {
     .version = UPDRAFT_PORT_VERSION,
-    .now = esp_clock_now,
-    .monotonic_ms = esp_clock_monotonic_ms,
-    .sleep_ms = esp_clock_sleep_ms,
+    .now = port_clock_now,
+    .monotonic_ms = port_clock_monotonic_ms,
+    .sleep_ms = port_clock_sleep_ms,
 };
 
 /* ---------------------------------------------------------------- storage */
 
 /* One NVS blob per key: NVS writes a key's new entry before it erases the
  * old one, so a power cut leaves the old or the new value. */
-static int esp_storage_get(void *ctx, const char *key, void *buf, size_t cap, size_t *len) {
+static int port_storage_get(void *ctx, const char *key, void *buf, size_t cap, size_t *len) {
   updraft_esp_t *esp = ctx;
   size_t n = cap;
   esp_err_t err = nvs_get_blob((nvs_handle_t)esp->nvs, key, buf, &n);
@@ -589,7 +615,7 @@ static int esp_storage_get(void *ctx, const char *key, void *buf, size_t cap, si
 
 /* An empty value erases the key (reads then say NOT_FOUND, which the core
  * treats like an empty record). */
-static int esp_storage_set(void *ctx, const char *key, const void *buf, size_t len) {
+static int port_storage_set(void *ctx, const char *key, const void *buf, size_t len) {
   updraft_esp_t *esp = ctx;
   nvs_handle_t h = (nvs_handle_t)esp->nvs;
   esp_err_t err = len == 0 ? nvs_erase_key(h, key) : nvs_set_blob(h, key, buf, len);
@@ -602,10 +628,10 @@ static int esp_storage_set(void *ctx, const char *key, const void *buf, size_t l
   return err == ESP_OK ? UPDRAFT_OK : UPDRAFT_ERR_STORAGE_IO;
 }
 
-static const updraft_storage_ops_t esp_storage_ops = {
+static const updraft_storage_ops_t port_storage_ops = {
     .version = UPDRAFT_PORT_VERSION,
-    .get = esp_storage_get,
-    .set = esp_storage_set,
+    .get = port_storage_get,
+    .set = port_storage_set,
 };
 
 /* ------------------------------------------------------------------- init */
@@ -653,19 +679,19 @@ int updraft_esp_init(updraft_esp_t *esp, const updraft_esp_options_t *opt) {
   if (esp_flash_get_size(NULL, &chip_size) != ESP_OK) {
     chip_size = 0;
   }
-  esp->flash.ops = &esp_flash_ops;
+  esp->flash.ops = &port_flash_ops;
   esp->flash.ctx = esp;
   esp->flash.size = chip_size;
-  esp->flash.sector_size = ESP_SECTOR;
-  esp->flash.block_size = ESP_BLOCK;
-  esp->flash.page_size = ESP_PAGE;
-  esp->boot.ops = &esp_boot_ops;
+  esp->flash.sector_size = PORT_SECTOR;
+  esp->flash.block_size = PORT_BLOCK;
+  esp->flash.page_size = PORT_PAGE;
+  esp->boot.ops = &port_boot_ops;
   esp->boot.ctx = esp;
-  esp->transport.ops = &esp_transport_ops;
+  esp->transport.ops = &port_transport_ops;
   esp->transport.ctx = esp;
-  esp->clock.ops = &esp_clock_ops;
+  esp->clock.ops = &port_clock_ops;
   esp->clock.ctx = esp;
-  esp->storage.ops = &esp_storage_ops;
+  esp->storage.ops = &port_storage_ops;
   esp->storage.ctx = esp;
   esp->ports.flash = &esp->flash;
   esp->ports.boot = &esp->boot;
@@ -686,7 +712,7 @@ int updraft_esp_init(updraft_esp_t *esp, const updraft_esp_options_t *opt) {
 }
 
 void updraft_esp_deinit(updraft_esp_t *esp) {
-  esp_http_close(esp);
+  port_http_close(esp);
   if (esp->nvs_open) {
     nvs_close((nvs_handle_t)esp->nvs);
     esp->nvs_open = false;
@@ -699,13 +725,13 @@ const updraft_ports_t *updraft_esp_ports(updraft_esp_t *esp) {
 
 uint32_t updraft_esp_running_state(updraft_esp_t *esp) {
   uint32_t state = UPDRAFT_OTA_STATE_UNDEFINED;
-  esp_boot_get_running_state(esp, &state);
+  port_boot_get_running_state(esp, &state);
   return state;
 }
 
 int64_t updraft_esp_parse_build_date(const char *date) {
   static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (date == NULL || esp_strnlen(date, 12) < 11 || date[3] != ' ' || date[6] != ' ') {
+  if (date == NULL || port_strnlen(date, 12) < 11 || date[3] != ' ' || date[6] != ' ') {
     return 0;
   }
   int mon = -1;

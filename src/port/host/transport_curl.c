@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "updraft/host.h"
 
@@ -33,6 +34,7 @@ struct updraft_curl_transport {
   char detail[512];
   char cert_summary[300]; /* the certificate OpenSSL rejected */
   int verify_error;       /* X509_V_ERR_* of the first rejection */
+  int64_t verify_time;    /* request's verify_time: 0 = system clock */
   uint64_t bytes;
 };
 
@@ -64,6 +66,12 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store) {
   SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
   SSL_CTX *sctx = ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL;
   struct updraft_curl_transport *t = sctx != NULL ? SSL_CTX_get_ex_data(sctx, ex_index) : NULL;
+  if (t != NULL && t->verify_time > 0 && X509_STORE_CTX_get_error(store) == X509_V_ERR_CERT_NOT_YET_VALID) {
+    /* No clock: only "expired before the time floor" can be judged. Clear
+     * the error too, since curl reads the verify result afterwards. */
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+  }
   if (t != NULL && t->verify_error == 0) {
     X509 *cert = X509_STORE_CTX_get_current_cert(store);
     char subject[120], issuer[120], from[16], until[16];
@@ -86,6 +94,10 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *user) {
   }
   SSL_CTX_set_ex_data(ctx, ex_index, user);
   SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), verify_cb);
+  struct updraft_curl_transport *t = user;
+  if (t->verify_time > 0) {
+    X509_VERIFY_PARAM_set_time(SSL_CTX_get0_param(ctx), (time_t)t->verify_time);
+  }
   return CURLE_OK;
 }
 
@@ -247,8 +259,15 @@ static void fill_detail(struct updraft_curl_transport *t, CURLcode rc) {
   char *url = NULL;
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
   if (t->verify_error != 0) {
-    snprintf(t->detail, sizeof t->detail, "%s: %s (%s)", url ? url : "?", t->cert_summary,
-             X509_verify_cert_error_string(t->verify_error));
+    char when[48] = "";
+    if (t->verify_time > 0) {
+      time_t vt = (time_t)t->verify_time;
+      struct tm tm;
+      gmtime_r(&vt, &tm);
+      strftime(when, sizeof when, "; clock not set, checked at %Y-%m-%d", &tm);
+    }
+    snprintf(t->detail, sizeof t->detail, "%s: %s (%s%s)", url ? url : "?", t->cert_summary,
+             X509_verify_cert_error_string(t->verify_error), when);
   } else {
     snprintf(t->detail, sizeof t->detail, "%s: %s", url ? url : "?", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
   }
@@ -314,6 +333,7 @@ static int curl_open_op(void *ctx, const updraft_http_request_t *req, updraft_ht
   t->header_status = 0;
   t->errbuf[0] = t->detail[0] = t->cert_summary[0] = 0;
   t->verify_error = 0;
+  t->verify_time = req->verify_time;
 
   CURL *e = curl_easy_init();
   if (e == NULL) {

@@ -6,7 +6,6 @@
 extern "C" {
 #endif
 typedef struct esp_flash_t esp_flash_t;
-extern esp_flash_t *esp_flash_default_chip;
 /* chip NULL = the default chip. */
 esp_err_t esp_flash_get_size(esp_flash_t *chip, uint32_t *out_size);
 #ifdef __cplusplus

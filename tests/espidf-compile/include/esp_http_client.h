@@ -30,7 +30,11 @@ typedef struct esp_http_client_event {
   char *header_key;
   char *header_value;
 } esp_http_client_event_t;
-typedef enum { HTTP_TRANSPORT_UNKNOWN = 0x0, HTTP_TRANSPORT_OVER_TCP, HTTP_TRANSPORT_OVER_SSL } esp_http_client_transport_t;
+typedef enum {
+  HTTP_TRANSPORT_UNKNOWN = 0x0,
+  HTTP_TRANSPORT_OVER_TCP,
+  HTTP_TRANSPORT_OVER_SSL
+} esp_http_client_transport_t;
 typedef enum {
   ESP_HTTP_CLIENT_TLS_VER_ANY = 0,
   ESP_HTTP_CLIENT_TLS_VER_TLS_1_2 = 0x1,

@@ -16,7 +16,6 @@ typedef enum {
   ESP_MAC_EFUSE_CUSTOM,
   ESP_MAC_EFUSE_EXT,
 } esp_mac_type_t;
-esp_err_t esp_read_mac(uint8_t *mac, esp_mac_type_t type);
 esp_err_t esp_efuse_mac_get_default(uint8_t *mac);
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /* Used when CONFIG_EXAMPLE_USE_CERT_BUNDLE is off. REPLACE with the root
  * certificate of your update server (PEM):
  *
- *   updraft cert fetch --c-header https://updates.example.com/ > main/server_root.h
+ *   updraft cert fetch https://updates.example.com/blink/manifest.json \
+ *       --c-header main/server_root.h --name updraft_server_root_pem
  *
  * The empty placeholder does not parse: requests fail with
  * UPDRAFT_ERR_TLS_HANDSHAKE ("the PEM root ... does not parse"). */

@@ -23,12 +23,12 @@
 #include "updraft/config.h"
 #include "updraft/esp_idf.h"
 #include "updraft/updraft.h"
-#include "updraft_keys.h" /* `updraft pubkey --c-header release.key > main/updraft_keys.h` */
+#include "updraft_release_key.h" /* updraft pubkey release.pem --c-header main/updraft_release_key.h */
 
 #ifdef CONFIG_EXAMPLE_USE_CERT_BUNDLE
 #include "esp_crt_bundle.h"
 #else
-#include "server_root.h" /* `updraft cert fetch --c-header https://host/ > main/server_root.h` */
+#include "server_root.h" /* updraft cert fetch URL --c-header main/server_root.h --name updraft_server_root_pem */
 #endif
 
 #define WIFI_CONNECTED_BIT 0x1u
@@ -192,8 +192,8 @@ void updraft_example_start(updraft_example_self_test_t app_self_test) {
   updraft_agent_config_t cfg;
   updraft_esp_agent_defaults(&s_esp, &cfg);
   cfg.manifest_url = CONFIG_EXAMPLE_MANIFEST_URL;
-  cfg.keys = updraft_release_keys;
-  cfg.key_count = sizeof updraft_release_keys / sizeof updraft_release_keys[0];
+  cfg.keys = &updraft_release_key; /* several keys (rotation): an array of them */
+  cfg.key_count = 1;
   cfg.on_event = on_event;
   cfg.work = s_work;
   cfg.work_size = sizeof s_work;

@@ -10,4 +10,5 @@ typedef unsigned int UBaseType_t;
 #define pdPASS (pdTRUE)
 #define portMAX_DELAY ((TickType_t)0xffffffffUL)
 #define portTICK_PERIOD_MS ((TickType_t)1000 / configTICK_RATE_HZ)
-#define pdMS_TO_TICKS(xTimeInMs) ((TickType_t)(((uint64_t)(xTimeInMs) * (uint64_t)configTICK_RATE_HZ) / (uint64_t)1000U))
+#define pdMS_TO_TICKS(xTimeInMs) \
+  ((TickType_t)(((uint64_t)(xTimeInMs) * (uint64_t)configTICK_RATE_HZ) / (uint64_t)1000U))

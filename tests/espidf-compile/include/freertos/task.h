@@ -10,7 +10,6 @@ typedef void (*TaskFunction_t)(void *);
 BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *const pcName, const uint32_t usStackDepth,
                        void *const pvParameters, UBaseType_t uxPriority, TaskHandle_t *const pxCreatedTask);
 void vTaskDelay(const TickType_t xTicksToDelay);
-void vTaskDelete(TaskHandle_t xTaskToDelete);
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask);
 #ifdef __cplusplus
 }
