@@ -56,7 +56,8 @@ typedef enum {
   UPDRAFT_EVENT_PROGRESS,    /* bytes_done of bytes_total written */
   UPDRAFT_EVENT_RESUMED,     /* download resumes at bytes_done (verified data kept) */
   UPDRAFT_EVENT_RETRY,       /* transient error ev->error; retrying in ev->retry_ms */
-  UPDRAFT_EVENT_ERROR        /* the session failed with ev->error */
+  UPDRAFT_EVENT_ERROR,       /* the session failed with ev->error */
+  UPDRAFT_EVENT_ROOTS        /* a new trust-anchor bundle from the manifest was stored (storage key "roots") */
 } updraft_event_type_t;
 
 typedef struct updraft_event {

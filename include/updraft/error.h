@@ -78,6 +78,7 @@ extern "C" {
   X(ERR_RELEASE_REJECTED, -86, "this release failed its self-test on this device before; publish a newer one") \
   X(ERR_VERSION_BELOW_MINIMUM, -87, "running version is below the release's minimum; install the intermediate release first") \
   X(ERR_WRONG_CHANNEL, -88, "manifest is for another channel than the device follows; check the manifest URL") \
+  X(ERR_ROOTS_MISMATCH, -89, "the root-certificate bundle on the server does not match the signed manifest") \
   X(ERR_NET_DNS, -100, "could not resolve the server's host name") \
   X(ERR_NET_CONNECT, -101, "could not connect to the server") \
   X(ERR_NET_TIMEOUT, -102, "network timeout: the server stalled") \

@@ -63,6 +63,8 @@ void updraft_flash_sim_power_on(updraft_flash_sim_t *sim);
 
 typedef struct updraft_curl_options {
   const char *ca_file;       /* PEM bundle of trusted roots, NULL = system store */
+  const void *ca_blob;       /* PEM roots in memory; when set, used instead of ca_file */
+  size_t ca_blob_len;
   const char *pinned_pubkey; /* optional curl pin "sha256//BASE64" */
   uint32_t connect_timeout_ms;
   uint32_t stall_timeout_ms; /* abort when no byte arrives for this long */

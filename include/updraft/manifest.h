@@ -49,6 +49,12 @@ typedef struct updraft_manifest {
   uint32_t block_count;
   /* block_hash[k] = first 8 bytes of SHA-256(image[0 .. min((k+1)*block_size, size))) */
   uint8_t block_hash[UPDRAFT_MAX_BLOCKS][UPDRAFT_BLOCK_HASH_LEN];
+  /* optional: a new trust-anchor bundle (PEM roots) announced by the release
+   * key, so roots can be rotated over the air before the old one expires */
+  bool has_roots;
+  char roots_path[160];       /* relative to the manifest URL, or absolute https:// */
+  uint32_t roots_size;
+  uint8_t roots_sha256[32];
   /* staged rollout (absent: percent 100, no minimum, not halted) */
   uint32_t rollout_percent;   /* 0..100 */
   char rollout_salt[33];

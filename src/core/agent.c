@@ -18,6 +18,9 @@ enum {
   PH_MANIFEST_OPEN,
   PH_MANIFEST_READ,
   PH_DECIDE,
+  PH_ROOTS_OPEN,
+  PH_ROOTS_READ,
+  PH_DECIDE_UPDATE,
   PH_SCAN,
   PH_REPLAY,
   PH_IMAGE_OPEN,
@@ -31,6 +34,8 @@ enum {
 #define AGENT_KEY_FLOOR "time_floor"
 #define AGENT_KEY_PENDING "pending"
 #define AGENT_KEY_REJECTED "rejected"
+#define AGENT_KEY_ROOTS "roots"        /* trust-anchor bundle announced by a manifest (PEM) */
+#define AGENT_KEY_ROOTS_SHA "roots_sha"
 #define AGENT_DEFAULT_TIMEOUT_MS 15000u
 #define AGENT_DEFAULT_RETRY_MS 1000u
 #define AGENT_MAX_RETRY_MS 60000u
@@ -97,7 +102,7 @@ static void emit(updraft_agent_t *a, updraft_event_type_t type) {
   ev.detail = a->detail[0] ? a->detail : NULL;
   ev.bytes_done = a->offset;
   ev.bytes_total = a->manifest.image_size;
-  ev.manifest = type == UPDRAFT_EVENT_MANIFEST ? &a->manifest : NULL;
+  ev.manifest = type == UPDRAFT_EVENT_MANIFEST || type == UPDRAFT_EVENT_ROOTS ? &a->manifest : NULL;
   if (type == UPDRAFT_EVENT_RETRY) {
     ev.retry_ms = a->retry_at_ms - now_ms(a);
   }
@@ -211,8 +216,7 @@ static bool content_type_is_text(const char *ct) {
 /* Resolve the image path against the manifest URL (RFC 3986 subset:
  * absolute URL, absolute path, or relative to the manifest's directory;
  * the manifest URL's query string is not inherited). */
-static int resolve_image_url(updraft_agent_t *a) {
-  const char *path = a->manifest.image_path;
+static int resolve_url(updraft_agent_t *a, const char *path) {
   char *out = a->image_url;
   out[0] = 0;
   if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0) {
@@ -588,6 +592,71 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
     }
   }
 
+  /* A new trust-anchor bundle signed into the manifest is fetched first,
+   * whatever the update decision: roots must rotate before the old expire. */
+  if (m->has_roots) {
+    uint8_t have[32];
+    size_t n = 0;
+    if (storage_get(a, AGENT_KEY_ROOTS_SHA, have, sizeof have, &n) != UPDRAFT_OK || n != 32 ||
+        memcmp(have, m->roots_sha256, 32) != 0) {
+      if (m->roots_size > a->cfg.work_size) {
+        copy_str(a->detail, sizeof a->detail, "the manifest's root bundle is larger than the agent's work buffer");
+        return fail(a, UPDRAFT_ERR_BUFFER_TOO_SMALL);
+      }
+      rc = resolve_url(a, m->roots_path);
+      if (rc != UPDRAFT_OK) {
+        return fail(a, rc);
+      }
+      a->phase = PH_ROOTS_OPEN;
+      return a->status;
+    }
+  }
+  a->phase = PH_DECIDE_UPDATE;
+  return a->status;
+}
+
+/* Download the announced root bundle (into the work buffer), check its
+ * SHA-256 against the signed manifest, and store it for the transport. */
+static updraft_status_t step_roots_read(updraft_agent_t *a) {
+  const updraft_manifest_t *m = &a->manifest;
+  size_t got = 0;
+  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work + a->offset,
+                                         m->roots_size - a->offset, &got);
+  if (rc != UPDRAFT_OK) {
+    take_transport_detail(a);
+    a->offset = 0;
+    return retry_or_fail(a, rc, 0, PH_ROOTS_OPEN);
+  }
+  a->bytes_received += got;
+  a->offset += (uint32_t)got;
+  if (got != 0 && a->offset < m->roots_size) {
+    return a->status;
+  }
+  close_transport(a);
+  uint8_t digest[32];
+  rc = updraft_sha256(a->cfg.work, a->offset, digest);
+  if (rc == UPDRAFT_OK && (a->offset != m->roots_size || memcmp(digest, m->roots_sha256, 32) != 0)) {
+    copy_str(a->detail, sizeof a->detail, "the root bundle on the server differs from the one the manifest names");
+    rc = UPDRAFT_ERR_ROOTS_MISMATCH;
+  }
+  if (rc == UPDRAFT_OK) {
+    rc = storage_set(a, AGENT_KEY_ROOTS, a->cfg.work, a->offset);
+  }
+  if (rc == UPDRAFT_OK) {
+    rc = storage_set(a, AGENT_KEY_ROOTS_SHA, m->roots_sha256, 32);
+  }
+  if (rc != UPDRAFT_OK) {
+    return fail(a, rc);
+  }
+  emit(a, UPDRAFT_EVENT_ROOTS);
+  a->offset = 0;
+  a->phase = PH_DECIDE_UPDATE;
+  return a->status;
+}
+
+static updraft_status_t step_decide_update(updraft_agent_t *a) {
+  updraft_manifest_t *m = &a->manifest;
+  int rc;
   /* Up to date? */
   bool comparable = false;
   int cmp = updraft_version_compare(m->version, a->running_version, &comparable);
@@ -645,7 +714,7 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
   if (m->image_size > a->target.size) {
     return fail(a, UPDRAFT_ERR_IMAGE_DOESNT_FIT);
   }
-  rc = resolve_image_url(a);
+  rc = resolve_url(a, m->image_path);
   if (rc != UPDRAFT_OK) {
     return fail(a, rc);
   }
@@ -952,6 +1021,18 @@ updraft_status_t updraft_agent_step(updraft_agent_t *a) {
     return step_manifest_read(a);
   case PH_DECIDE:
     return step_decide(a);
+  case PH_ROOTS_OPEN: {
+    updraft_status_t s = step_open(a, a->image_url, 0, PH_ROOTS_OPEN);
+    if (a->phase == PH_ROOTS_OPEN && a->error == 0) {
+      a->offset = 0;
+      a->phase = PH_ROOTS_READ;
+    }
+    return s;
+  }
+  case PH_ROOTS_READ:
+    return step_roots_read(a);
+  case PH_DECIDE_UPDATE:
+    return step_decide_update(a);
   case PH_SCAN:
     return step_scan(a);
   case PH_REPLAY:

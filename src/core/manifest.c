@@ -336,6 +336,39 @@ static int field_object(fields_t *f, int obj, const char *key, const char *name,
   return rc;
 }
 
+/* "roots": {"path", "size", "sha256"}: a PEM bundle of trust anchors. */
+static int parse_roots(fields_t *f, int obj, updraft_manifest_t *out) {
+  const json_t *j = f->j;
+  uint64_t v;
+  bool present;
+  int rc = field_string(f, obj, "path", "roots.path", true, out->roots_path, sizeof out->roots_path, NULL);
+  if (rc == UPDRAFT_OK && out->roots_path[0] == '\0') {
+    rc = updraft_diag_set(f->diag, UPDRAFT_ERR_MANIFEST_FIELD, "manifest field \"roots.path\" is empty");
+  }
+  if (rc == UPDRAFT_OK) {
+    rc = field_u64(f, obj, "size", "roots.size", true, 65536u, &v, &present);
+  }
+  if (rc != UPDRAFT_OK) {
+    return rc;
+  }
+  if (v == 0) {
+    return updraft_diag_set(f->diag, UPDRAFT_ERR_MANIFEST_FIELD, "manifest field \"roots.size\" is 0");
+  }
+  out->roots_size = (uint32_t)v;
+  int i;
+  rc = field_find(f, obj, "sha256", "roots.sha256", true, &i);
+  if (rc != UPDRAFT_OK) {
+    return rc;
+  }
+  if (j->tok[i].type != JSMN_STRING || tok_len(&j->tok[i]) != 64 ||
+      !hex_decode(j->js + j->tok[i].start, 32, out->roots_sha256)) {
+    return updraft_diag_set(f->diag, UPDRAFT_ERR_MANIFEST_FIELD,
+                            "manifest field \"roots.sha256\" must be 64 hex characters");
+  }
+  out->has_roots = true;
+  return UPDRAFT_OK;
+}
+
 static int parse_image(fields_t *f, int img, updraft_manifest_t *out) {
   const json_t *j = f->j;
   uint64_t v;
@@ -502,6 +535,12 @@ static int parse_payload(const json_t *j, updraft_manifest_t *out, updraft_diag_
   rc = field_object(&f, 0, "rollout", "rollout", false, &obj);
   if (rc == UPDRAFT_OK && obj >= 0) {
     rc = parse_rollout(&f, obj, out);
+  }
+  if (rc == UPDRAFT_OK) {
+    rc = field_object(&f, 0, "roots", "roots", false, &obj);
+  }
+  if (rc == UPDRAFT_OK && obj >= 0) {
+    rc = parse_roots(&f, obj, out);
   }
   return rc;
 }

@@ -133,6 +133,10 @@ static void on_event(const updraft_event_t *ev, void *user) {
     break;
   case UPDRAFT_EVENT_ERROR:
     break;
+  case UPDRAFT_EVENT_ROOTS:
+    step(d, "agent: the manifest announced a new root bundle (%u bytes, SHA-256 checked); stored, trusted from the"
+            " next connection on", ev->manifest != NULL ? ev->manifest->roots_size : 0);
+    break;
   }
 }
 
@@ -270,6 +274,38 @@ static int parse_opts(int argc, char **argv, device_opts_t *o) {
   return 0;
 }
 
+/* The roots the device trusts: the --ca bundle (or the system store) plus a
+ * bundle a manifest announced earlier (kept in the device's storage). */
+static int load_trust(device_t *d, updraft_curl_options_t *co) {
+  static uint8_t stored[8192];
+  size_t stored_len = 0;
+  if (d->storage.ops->get(d->storage.ctx, "roots", stored, sizeof stored, &stored_len) != UPDRAFT_OK ||
+      stored_len == 0) {
+    return 0;
+  }
+  const char *base = d->o.ca_file != NULL ? d->o.ca_file : "/etc/ssl/certs/ca-certificates.crt";
+  size_t base_len = 0;
+  uint8_t *pem = tool_read_file(base, &base_len);
+  if (pem == NULL) {
+    return -1;
+  }
+  static uint8_t *blob;
+  free(blob);
+  blob = malloc(base_len + 1 + stored_len);
+  if (blob == NULL) {
+    free(pem);
+    return tool_error("out of memory");
+  }
+  memcpy(blob, pem, base_len);
+  blob[base_len] = '\n';
+  memcpy(blob + base_len + 1, stored, stored_len);
+  free(pem);
+  co->ca_blob = blob;
+  co->ca_blob_len = base_len + 1 + stored_len;
+  step(d, "trust: %s plus a root bundle from an earlier manifest (%zu bytes)", base, stored_len);
+  return 0;
+}
+
 static int device_open(device_t *d) {
   int rc = updraft_flash_sim_open(&d->sim, d->o.flash_path, 0, false);
   if (rc != UPDRAFT_OK) {
@@ -304,8 +340,17 @@ static int device_open(device_t *d) {
       return TOOL_EXIT_FAIL;
     }
   }
+  static char state_default[4096];
+  if (d->o.state_path == NULL) {
+    snprintf(state_default, sizeof state_default, "%s.nvs", d->o.flash_path);
+    d->o.state_path = state_default;
+  }
+  updraft_file_storage_port(&d->storage_ctx, d->o.state_path, &d->storage);
   updraft_curl_options_t co = {.ca_file = d->o.ca_file, .pinned_pubkey = d->o.pin, .stall_timeout_ms = d->o.timeout_ms,
                                .min_rate_bps = d->o.min_rate, .min_rate_window_s = d->o.min_rate ? 30 : 0};
+  if (load_trust(d, &co) != 0) {
+    return TOOL_EXIT_FAIL;
+  }
   if (updraft_curl_transport_new(&co, &d->curl) != UPDRAFT_OK) {
     return tool_error("cannot initialise libcurl");
   }
@@ -316,12 +361,6 @@ static int device_open(device_t *d) {
     d->clock_ctx.fixed_now = strtoll(fixed, NULL, 10);
   }
   updraft_host_clock_port(&d->clock_ctx, &d->clock);
-  static char state_default[4096];
-  if (d->o.state_path == NULL) {
-    snprintf(state_default, sizeof state_default, "%s.nvs", d->o.flash_path);
-    d->o.state_path = state_default;
-  }
-  updraft_file_storage_port(&d->storage_ctx, d->o.state_path, &d->storage);
   if (d->o.device_id == NULL) {
     d->o.device_id = d->o.flash_path;
   }

@@ -8,7 +8,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,8 @@ static void release_usage(FILE *out) {
                "  --rollout-percent P     staged rollout: share of devices 0..100 (default 100)\n"
                "  --min-version V         devices below V must install an intermediate release first\n"
                "  --halt                  publish a halted rollout (devices do not start this update)\n"
+               "  --roots BUNDLE.pem      announce a new trust-anchor bundle (root CAs, PEM) that devices\n"
+               "                          fetch and add to the roots they trust (root rotation over the air)\n"
                "  -h, --help              this text\n");
 }
 
@@ -170,11 +175,67 @@ static int read_previous(const char *path, previous_t *prev) {
   return 0;
 }
 
-typedef struct {
-  const char *app, *key, *out, *version, *product, *channel, *min_version;
+typedef struct release_opts release_opts_t;
+static int load_roots(const release_opts_t *o, sign_release_t *r, char *rel, size_t rel_cap, char *path,
+                      size_t path_cap);
+
+typedef struct release_opts {
+  const char *app, *key, *out, *version, *product, *channel, *min_version, *roots;
   uint64_t expires_days, secure_version, block_size, percent;
   bool have_secure_version, halt;
 } release_opts_t;
+
+/* Read and check a trust-anchor bundle: PEM certificates only, each a CA.
+ * The bytes go to DIR/roots/<sha256>.pem (content-addressed like images);
+ * r->roots points into a static buffer. */
+static int load_roots(const release_opts_t *o, sign_release_t *r, char *rel, size_t rel_cap, char *path,
+                      size_t path_cap) {
+  static uint8_t *data;
+  size_t len = 0;
+  free(data);
+  data = tool_read_file(o->roots, &len);
+  if (data == NULL) {
+    return -1;
+  }
+  if (len > 4096) {
+    return tool_error("%s is %zu bytes; a root bundle for devices must fit in 4096 bytes (the agent's work buffer):"
+                      " keep only the roots the fleet needs", o->roots, len);
+  }
+  BIO *bio = BIO_new_mem_buf(data, (int)len);
+  int count = 0, cas = 0;
+  X509 *cert;
+  while (bio != NULL && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    count++;
+    cas += X509_check_ca(cert) > 0;
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  if (count == 0) {
+    return tool_error("%s holds no PEM certificate (expected root CAs, e.g. from 'updraft cert fetch --out')", o->roots);
+  }
+  if (cas != count) {
+    return tool_error("%s holds %d certificate(s) that are not CAs; devices need root certificates, not the"
+                      " server's own (see docs/CERTIFICATES.md)", o->roots, count - cas);
+  }
+  uint8_t d[32];
+  unsigned int dn = 0;
+  char hex[65];
+  EVP_Digest(data, len, d, &dn, EVP_sha256(), NULL);
+  tool_hex(d, 32, hex);
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/roots", o->out);
+  if (make_dir(dir) != 0) {
+    return -1;
+  }
+  snprintf(rel, rel_cap, "roots/%s.pem", hex);
+  snprintf(path, path_cap, "%s/%s", o->out, rel);
+  r->roots_path = rel;
+  r->roots = data;
+  r->roots_size = len;
+  printf("roots     %s (%d root certificate%s, %zu bytes)\n", rel, count, count == 1 ? "" : "s", len);
+  return 0;
+}
 
 static int parse_args(int argc, char **argv, release_opts_t *o) {
   memset(o, 0, sizeof *o);
@@ -198,7 +259,7 @@ static int parse_args(int argc, char **argv, release_opts_t *o) {
     }
     static const char *const known[] = {
         "--key",         "--out",          "--version",        "--product",    "--channel",
-        "--min-version", "--expires-days", "--secure-version", "--block-size", "--rollout-percent"};
+        "--min-version", "--expires-days", "--secure-version", "--block-size", "--rollout-percent", "--roots"};
     bool is_known = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
       is_known = is_known || strcmp(a, known[k]) == 0;
@@ -223,6 +284,8 @@ static int parse_args(int argc, char **argv, release_opts_t *o) {
       o->channel = v;
     } else if (strcmp(a, "--min-version") == 0) {
       o->min_version = v;
+    } else if (strcmp(a, "--roots") == 0) {
+      o->roots = v;
     } else if (strcmp(a, "--expires-days") == 0) {
       ok = parse_u64(v, 36500, &o->expires_days);
     } else if (strcmp(a, "--secure-version") == 0) {
@@ -345,7 +408,7 @@ int cmd_release(int argc, char **argv) {
   tool_hex(digest, 32, sha_hex);
 
   /* Paths. */
-  char images_dir[4096], image_path[4200], image_rel[80], manifest_path[4200];
+  char images_dir[4096], image_path[4200], image_rel[80], manifest_path[4200], roots_rel[80], roots_path[4200];
   snprintf(images_dir, sizeof images_dir, "%s/images", o.out);
   snprintf(image_rel, sizeof image_rel, "images/%s.bin", sha_hex);
   snprintf(image_path, sizeof image_path, "%s/%s", o.out, image_rel);
@@ -389,6 +452,9 @@ int cmd_release(int argc, char **argv) {
       .min_version = o.min_version,
       .halt = o.halt,
   };
+  if (o.roots != NULL && load_roots(&o, &r, roots_rel, sizeof roots_rel, roots_path, sizeof roots_path) != 0) {
+    goto out;
+  }
   pj = sign_payload_json(&r);
   payload = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
   jws = payload != NULL ? sign_jws(key, payload, strlen(payload)) : NULL;
@@ -419,8 +485,10 @@ int cmd_release(int argc, char **argv) {
     }
   }
 
-  /* Image first: a published manifest must never point to a missing file. */
-  if (publish_image(image_path, image, len) != 0 || tool_write_file(manifest_path, jws, strlen(jws)) != 0) {
+  /* Image (and roots) first: a published manifest must never point to a missing file. */
+  if (publish_image(image_path, image, len) != 0 ||
+      (r.roots != NULL && publish_image(roots_path, r.roots, r.roots_size) != 0) ||
+      tool_write_file(manifest_path, jws, strlen(jws)) != 0) {
     goto out;
   }
 

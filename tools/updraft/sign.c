@@ -423,6 +423,18 @@ cJSON *sign_payload_json(const sign_release_t *r) {
        cJSON_AddStringToObject(ro, "min_version", r->min_version != NULL ? r->min_version : "") != NULL &&
        cJSON_AddBoolToObject(ro, "halt", r->halt) != NULL;
   cJSON_AddItemToObject(p, "rollout", ro);
+  if (ok && r->roots != NULL) {
+    uint8_t d[32];
+    char hex[65];
+    unsigned int dn = 0;
+    cJSON *rt = cJSON_AddObjectToObject(p, "roots");
+    ok = rt != NULL && EVP_Digest(r->roots, r->roots_size, d, &dn, EVP_sha256(), NULL) == 1;
+    if (ok) {
+      tool_hex(d, 32, hex);
+      ok = cJSON_AddStringToObject(rt, "path", r->roots_path) != NULL && add_u64(rt, "size", r->roots_size) &&
+           cJSON_AddStringToObject(rt, "sha256", hex) != NULL;
+    }
+  }
   if (!ok) {
     cJSON_Delete(p);
     tool_error("out of memory");

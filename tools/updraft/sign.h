@@ -68,6 +68,10 @@ typedef struct sign_release {
   const char *rollout_salt; /* 16 hex chars */
   const char *min_version;  /* "" = none */
   bool halt;
+  /* optional trust-anchor bundle announced to devices (NULL = none) */
+  const char *roots_path;   /* "roots/<sha256>.pem" */
+  const uint8_t *roots;
+  size_t roots_size;
 } sign_release_t;
 
 /* The "image" object for a file: path, size, sha256, block_size, blocks. */

@@ -369,7 +369,11 @@ static int curl_open_op(void *ctx, const updraft_http_request_t *req, updraft_ht
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
   }
-  if (t->opts.ca_file != NULL) {
+  if (t->opts.ca_blob != NULL) {
+    struct curl_blob blob = {.data = (void *)t->opts.ca_blob, .len = t->opts.ca_blob_len, .flags = CURL_BLOB_COPY};
+    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  } else if (t->opts.ca_file != NULL) {
     curl_easy_setopt(e, CURLOPT_CAINFO, t->opts.ca_file);
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   }
