@@ -71,6 +71,7 @@ typedef struct updraft_esp {
   bool location_https;        /* last Location header was https:// or relative */
   char device_id[13];         /* factory MAC as 12 lowercase hex digits */
   char detail[200];           /* last transport failure, for error_detail() */
+  char *trust_pem;            /* cert_pem + a root bundle a manifest announced (heap), or NULL */
 } updraft_esp_t;
 
 /* Defaults from include/updraft/config.h (Kconfig); no trust set. */

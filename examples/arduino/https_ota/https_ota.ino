@@ -63,6 +63,9 @@ static void on_event(const updraft_event_t *ev, void *user) {
     Serial.printf("[updraft] %s: %s %s\n", updraft_err_name(ev->error), updraft_err_message(ev->error),
                   ev->detail != nullptr ? ev->detail : "");
     break;
+  case UPDRAFT_EVENT_ROOTS:
+    Serial.println("[updraft] stored a new root-certificate bundle from the release (trusted after restart)");
+    break;
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -461,7 +462,7 @@ static int port_http_open(void *ctx, const updraft_http_request_t *req, updraft_
   c.user_data = esp;
   c.buffer_size = esp->opt.http_rx_buffer_size;
   c.buffer_size_tx = esp->opt.http_tx_buffer_size;
-  c.cert_pem = esp->opt.cert_pem;
+  c.cert_pem = esp->trust_pem != NULL ? esp->trust_pem : esp->opt.cert_pem;
   c.crt_bundle_attach = esp->opt.cert_pem == NULL ? esp->opt.crt_bundle_attach : NULL;
   c.user_agent = esp->opt.user_agent;
   c.keep_alive_enable = false;
@@ -646,6 +647,29 @@ void updraft_esp_options_default(updraft_esp_options_t *opt) {
   opt->user_agent = "updraft-esp-idf";
 }
 
+/* A root bundle announced by a signed manifest (the agent stored it in NVS
+ * under "roots") is trusted in addition to cert_pem, so roots can rotate over
+ * the air. With the Mozilla bundle (crt_bundle_attach) it is not needed. */
+static void load_announced_roots(updraft_esp_t *esp) {
+  size_t n = 0;
+  if (esp->opt.cert_pem == NULL || nvs_get_blob((nvs_handle_t)esp->nvs, "roots", NULL, &n) != ESP_OK || n == 0) {
+    return;
+  }
+  size_t base = strlen(esp->opt.cert_pem);
+  char *pem = malloc(base + 1 + n + 1);
+  if (pem == NULL) {
+    return; /* the compiled-in roots still work */
+  }
+  memcpy(pem, esp->opt.cert_pem, base);
+  pem[base] = '\n';
+  if (nvs_get_blob((nvs_handle_t)esp->nvs, "roots", pem + base + 1, &n) != ESP_OK) {
+    free(pem);
+    return;
+  }
+  pem[base + 1 + n] = 0;
+  esp->trust_pem = pem;
+}
+
 int updraft_esp_init(updraft_esp_t *esp, const updraft_esp_options_t *opt) {
   if (esp == NULL || opt == NULL || (opt->cert_pem == NULL && opt->crt_bundle_attach == NULL)) {
     return UPDRAFT_ERR_INVALID_ARG;
@@ -698,6 +722,7 @@ int updraft_esp_init(updraft_esp_t *esp, const updraft_esp_options_t *opt) {
   esp->ports.transport = &esp->transport;
   esp->ports.clock = &esp->clock;
   esp->ports.storage = &esp->storage;
+  load_announced_roots(esp);
 
   uint8_t mac[6] = {0};
   if (esp_efuse_mac_get_default(mac) == ESP_OK) {
@@ -713,6 +738,8 @@ int updraft_esp_init(updraft_esp_t *esp, const updraft_esp_options_t *opt) {
 
 void updraft_esp_deinit(updraft_esp_t *esp) {
   port_http_close(esp);
+  free(esp->trust_pem);
+  esp->trust_pem = NULL;
   if (esp->nvs_open) {
     nvs_close((nvs_handle_t)esp->nvs);
     esp->nvs_open = false;

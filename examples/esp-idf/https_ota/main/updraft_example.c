@@ -121,6 +121,9 @@ static void on_event(const updraft_event_t *ev, void *user) {
     ESP_LOGE(TAG, "%s: %s%s%s", updraft_err_name(ev->error), updraft_err_message(ev->error),
              ev->detail != NULL ? " -- " : "", ev->detail != NULL ? ev->detail : "");
     break;
+  case UPDRAFT_EVENT_ROOTS:
+    ESP_LOGI(TAG, "stored a new root-certificate bundle announced by the release (trusted after restart)");
+    break;
   }
 }
 
