@@ -115,4 +115,16 @@ URL=https://localhost:$PORT/swapped/manifest.json refused "image differs from th
 URL=https://localhost:$PORT/short/manifest.json refused "image shorter than the manifest says" 5 IMAGE_SIZE_MISMATCH
 check "device still boots 1.0.0 after all that" bash -c "$B flash boot '$T/err.img' | grep -q app0"
 
+# --- the same update from `updraft serve` (the development server, its own CA)
+mkdir -p "$T/www-serve"
+$B release "$T/blink-2.0.0.bin" --key "$T/key.pem" --out "$T/www-serve" >/dev/null
+SPORT=$(free_port)
+$B serve "$T/www-serve" --port "$SPORT" --ca-dir "$T/devca" --quiet >"$T/serve.log" 2>&1 &
+E2E_PIDS+=($!)
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$SPORT) 2>/dev/null && break; sleep 0.05; done
+new_device viaserve 1.0.0
+expect_exit 0 "update from 'updraft serve'" $B device run "$T/viaserve.img" --manifest-url "https://localhost:$SPORT/manifest.json" \
+  --ca "$T/devca/ca.pem" --pubkey "$T/pub.pem"
+check "running 2.0.0 from app1" bash -c "$B flash boot '$T/viaserve.img' | grep -q 'app1'"
+
 e2e_finish test_update
