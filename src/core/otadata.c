@@ -239,7 +239,9 @@ int updraft_otadata_set_boot(const updraft_flash_t *flash, const updraft_part_ta
   return rewrite(flash, part, e, 1 - a, (uint32_t)seq, state);
 }
 
-int updraft_otadata_mark_valid(const updraft_flash_t *flash, const updraft_part_table_t *table) {
+/* Rewrite the active entry in place with a new state (same seq), as
+ * esp_ota_mark_app_valid_cancel_rollback / _invalid_rollback do. */
+static int set_active_state(const updraft_flash_t *flash, const updraft_part_table_t *table, uint32_t state) {
   const updraft_partition_t *part;
   updraft_otadata_entry_t e[2];
   int rc = load(flash, table, &part, e);
@@ -250,24 +252,18 @@ int updraft_otadata_mark_valid(const updraft_flash_t *flash, const updraft_part_
   if (a < 0 || app_ota_count(table) == 0) {
     return UPDRAFT_ERR_NOT_FOUND; /* running firmware is factory */
   }
-  if (e[a].state == UPDRAFT_OTA_STATE_VALID) {
-    return UPDRAFT_OK; /* no flash wear when already confirmed */
+  if (e[a].state == state) {
+    return UPDRAFT_OK; /* no flash wear when already there */
   }
-  return rewrite(flash, part, e, a, e[a].seq, UPDRAFT_OTA_STATE_VALID);
+  return rewrite(flash, part, e, a, e[a].seq, state);
+}
+
+int updraft_otadata_mark_valid(const updraft_flash_t *flash, const updraft_part_table_t *table) {
+  return set_active_state(flash, table, UPDRAFT_OTA_STATE_VALID);
 }
 
 int updraft_otadata_mark_invalid(const updraft_flash_t *flash, const updraft_part_table_t *table) {
-  const updraft_partition_t *part;
-  updraft_otadata_entry_t e[2];
-  int rc = load(flash, table, &part, e);
-  if (rc != UPDRAFT_OK) {
-    return rc;
-  }
-  int a = updraft_otadata_active(e);
-  if (a < 0 || app_ota_count(table) == 0) {
-    return UPDRAFT_ERR_NOT_FOUND;
-  }
-  return rewrite(flash, part, e, a, e[a].seq, UPDRAFT_OTA_STATE_INVALID);
+  return set_active_state(flash, table, UPDRAFT_OTA_STATE_INVALID);
 }
 
 int updraft_otadata_invalidate_inactive(const updraft_flash_t *flash, const updraft_part_table_t *table,
