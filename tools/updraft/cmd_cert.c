@@ -109,9 +109,8 @@ static void help_inspect(FILE *out) {
 
 /* ---- certificate helpers */
 
-static char *name_str(const X509_NAME *n) {
-  BIO *b = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+/* The text written into a memory BIO, as a malloc'd string; frees the BIO. */
+static char *bio_take_string(BIO *b) {
   char *data = NULL;
   long len = BIO_get_mem_data(b, &data);
   char *s = malloc((size_t)len + 1);
@@ -121,6 +120,12 @@ static char *name_str(const X509_NAME *n) {
   }
   BIO_free(b);
   return s;
+}
+
+static char *name_str(const X509_NAME *n) {
+  BIO *b = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  return bio_take_string(b);
 }
 
 static void time_str(const ASN1_TIME *t, char *out, size_t len) {
@@ -847,15 +852,7 @@ static bool stack_has(STACK_OF(X509) *sk, X509 *c) {
 static char *pem_of(X509 *c) {
   BIO *b = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(b, c);
-  char *data = NULL;
-  long len = BIO_get_mem_data(b, &data);
-  char *s = malloc((size_t)len + 1);
-  if (s != NULL) {
-    memcpy(s, data, (size_t)len);
-    s[len] = '\0';
-  }
-  BIO_free(b);
-  return s;
+  return bio_take_string(b);
 }
 
 static void default_ident(const char *path, char *out, size_t len) {
