@@ -11,10 +11,6 @@
 #ifndef UPDRAFT_AGENT_H
 #define UPDRAFT_AGENT_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "updraft/error.h"
 #include "updraft/image.h"
 #include "updraft/manifest.h"
@@ -22,13 +18,17 @@
 #include "updraft/partition.h"
 #include "updraft/port.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define UPDRAFT_AGENT_WORK_MIN 4096u       /* bytes; manifests up to WORK - SCRATCH */
+#define UPDRAFT_AGENT_WORK_MIN     4096u /* bytes; manifests up to WORK - SCRATCH */
 #define UPDRAFT_AGENT_WORK_DEFAULT 6144u
-#define UPDRAFT_AGENT_URL_MAX 512u
+#define UPDRAFT_AGENT_URL_MAX      512u
 
 typedef enum {
   UPDRAFT_STATUS_IDLE = 0,
@@ -42,54 +42,54 @@ typedef enum {
 
 /* How a finished session ended, for reporting. */
 typedef enum {
-  UPDRAFT_OUTCOME_NONE = 0,    /* not finished */
-  UPDRAFT_OUTCOME_UPDATED,     /* ready to reboot into the new image */
-  UPDRAFT_OUTCOME_UP_TO_DATE,  /* running image is the release */
-  UPDRAFT_OUTCOME_NOT_SELECTED,/* staged rollout: not this device (yet), or halted */
-  UPDRAFT_OUTCOME_REFUSED,     /* the release is not acceptable (signature, version, chip ...) */
-  UPDRAFT_OUTCOME_FAILED       /* transient (network, server); retry later */
+  UPDRAFT_OUTCOME_NONE = 0,     /* not finished */
+  UPDRAFT_OUTCOME_UPDATED,      /* ready to reboot into the new image */
+  UPDRAFT_OUTCOME_UP_TO_DATE,   /* running image is the release */
+  UPDRAFT_OUTCOME_NOT_SELECTED, /* staged rollout: not this device (yet), or halted */
+  UPDRAFT_OUTCOME_REFUSED,      /* the release is not acceptable (signature, version, chip ...) */
+  UPDRAFT_OUTCOME_FAILED        /* transient (network, server); retry later */
 } updraft_outcome_t;
 
 typedef enum {
-  UPDRAFT_EVENT_STATUS = 0,  /* status changed */
-  UPDRAFT_EVENT_MANIFEST,    /* a verified manifest is available (ev->manifest) */
-  UPDRAFT_EVENT_PROGRESS,    /* bytes_done of bytes_total written */
-  UPDRAFT_EVENT_RESUMED,     /* download resumes at bytes_done (verified data kept) */
-  UPDRAFT_EVENT_RETRY,       /* transient error ev->error; retrying in ev->retry_ms */
-  UPDRAFT_EVENT_ERROR,       /* the session failed with ev->error */
-  UPDRAFT_EVENT_ROOTS        /* a new trust-anchor bundle from the manifest was stored (storage key "roots") */
+  UPDRAFT_EVENT_STATUS = 0, /* status changed */
+  UPDRAFT_EVENT_MANIFEST,   /* a verified manifest is available (ev->manifest) */
+  UPDRAFT_EVENT_PROGRESS,   /* bytes_done of bytes_total written */
+  UPDRAFT_EVENT_RESUMED,    /* download resumes at bytes_done (verified data kept) */
+  UPDRAFT_EVENT_RETRY,      /* transient error ev->error; retrying in ev->retry_ms */
+  UPDRAFT_EVENT_ERROR,      /* the session failed with ev->error */
+  UPDRAFT_EVENT_ROOTS       /* a new trust-anchor bundle from the manifest was stored (storage key "roots") */
 } updraft_event_type_t;
 
 typedef struct updraft_event {
   updraft_event_type_t type;
   updraft_status_t status;
-  int error;                           /* updraft_err_t */
-  const char *detail;                  /* one sentence, may be NULL; valid during the callback */
+  int error;          /* updraft_err_t */
+  const char *detail; /* one sentence, may be NULL; valid during the callback */
   uint32_t bytes_done, bytes_total;
   uint32_t retry_ms;
-  const updraft_manifest_t *manifest;  /* MANIFEST event; valid during the callback */
+  const updraft_manifest_t *manifest; /* MANIFEST event; valid during the callback */
 } updraft_event_t;
 
 typedef void (*updraft_event_cb_t)(const updraft_event_t *ev, void *user);
 
 typedef struct updraft_agent_config {
-  const char *manifest_url;            /* https://... ; copied */
-  const updraft_pubkey_t *keys;        /* trusted release keys; must outlive the agent */
+  const char *manifest_url;     /* https://... ; copied */
+  const updraft_pubkey_t *keys; /* trusted release keys; must outlive the agent */
   size_t key_count;
-  const char *device_id;               /* for staged rollouts (e.g. the MAC); NULL = "" */
-  const char *running_version;         /* NULL: the running app descriptor's version */
-  const char *product;                 /* NULL: the running app descriptor's project name */
-  const char *channel;                 /* expected channel ("stable"); NULL = any */
-  uint16_t chip_id;                    /* UPDRAFT_CHIP_ANY: from the running image header */
-  uint32_t secure_version;             /* running anti-rollback version (eFuse); 0 = none */
-  int64_t time_floor;                  /* Unix s: "now is at least this" (firmware build time) */
-  uint32_t timeout_ms;                 /* per network wait; 0 = 15000 */
-  uint32_t max_retries;                /* transient failures retried within one session */
-  uint32_t retry_delay_ms;             /* first retry delay (doubles each time); 0 = 1000 */
+  const char *device_id;       /* for staged rollouts (e.g. the MAC); NULL = "" */
+  const char *running_version; /* NULL: the running app descriptor's version */
+  const char *product;         /* NULL: the running app descriptor's project name */
+  const char *channel;         /* expected channel ("stable"); NULL = any */
+  uint16_t chip_id;            /* UPDRAFT_CHIP_ANY: from the running image header */
+  uint32_t secure_version;     /* running anti-rollback version (eFuse); 0 = none */
+  int64_t time_floor;          /* Unix s: "now is at least this" (firmware build time) */
+  uint32_t timeout_ms;         /* per network wait; 0 = 15000 */
+  uint32_t max_retries;        /* transient failures retried within one session */
+  uint32_t retry_delay_ms;     /* first retry delay (doubles each time); 0 = 1000 */
   updraft_event_cb_t on_event;
   void *user;
-  uint8_t *work;                       /* caller-owned work buffer */
-  size_t work_size;                    /* >= UPDRAFT_AGENT_WORK_MIN */
+  uint8_t *work;    /* caller-owned work buffer */
+  size_t work_size; /* >= UPDRAFT_AGENT_WORK_MIN */
 } updraft_agent_config_t;
 
 /* The platform under the agent. All must outlive the agent. */
@@ -118,11 +118,11 @@ typedef struct updraft_agent {
   uint16_t chip_id;
   updraft_manifest_t manifest;
   updraft_image_validator_t validator;
-  uint32_t offset;        /* image bytes written and validated */
-  uint32_t erased_until;  /* image-relative end of the erased region */
-  uint32_t resumed_from;  /* verified bytes found in the slot at the start */
-  uint32_t scan_good;     /* resume scan: end of the leading verified blocks */
-  uint32_t skip;          /* body bytes to discard (server ignored Range) */
+  uint32_t offset;       /* image bytes written and validated */
+  uint32_t erased_until; /* image-relative end of the erased region */
+  uint32_t resumed_from; /* verified bytes found in the slot at the start */
+  uint32_t scan_good;    /* resume scan: end of the leading verified blocks */
+  uint32_t skip;         /* body bytes to discard (server ignored Range) */
   uint32_t manifest_len;
   uint32_t retries;
   uint32_t retry_at_ms;

@@ -14,6 +14,7 @@ extern "C" {
 #endif
 
 /* X(NAME, value, message) */
+// clang-format off
 #define UPDRAFT_ERROR_TABLE(X) \
   X(OK, 0, "success") \
   X(ERR_INVALID_ARG, -1, "invalid argument passed by the caller (a bug in the calling code)") \
@@ -99,6 +100,7 @@ extern "C" {
   X(ERR_STORAGE_IO, -130, "persistent storage read/write failed") \
   X(ERR_CRYPTO, -131, "crypto library call failed") \
   X(ERR_CLOCK_NOT_SET, -132, "clock not set")
+// clang-format on
 
 typedef enum {
 #define UPDRAFT_X_ENUM(name, value, msg) UPDRAFT_##name = (value),

@@ -22,13 +22,13 @@
 #ifndef UPDRAFT_ESP_IDF_H
 #define UPDRAFT_ESP_IDF_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "updraft/agent.h"
 #include "updraft/config.h"
 #include "updraft/port.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,12 +46,12 @@ typedef struct updraft_esp_options {
    *   CONFIG_MBEDTLS_CERTIFICATE_BUNDLE=y). */
   const char *cert_pem;
   updraft_esp_crt_attach_t crt_bundle_attach;
-  int http_rx_buffer_size;    /* bytes; default UPDRAFT_HTTP_RX_BUFFER_SIZE */
-  int http_tx_buffer_size;    /* bytes; default UPDRAFT_HTTP_TX_BUFFER_SIZE (1024+ for S3 URLs) */
-  int max_redirects;          /* default UPDRAFT_MAX_REDIRECTS; https -> http is always refused */
-  uint32_t timeout_ms;        /* used when a request says 0; default UPDRAFT_TIMEOUT_MS */
-  const char *nvs_namespace;  /* default "updraft" (<= 15 chars) */
-  const char *user_agent;     /* default "updraft-esp-idf" */
+  int http_rx_buffer_size;   /* bytes; default UPDRAFT_HTTP_RX_BUFFER_SIZE */
+  int http_tx_buffer_size;   /* bytes; default UPDRAFT_HTTP_TX_BUFFER_SIZE (1024+ for S3 URLs) */
+  int max_redirects;         /* default UPDRAFT_MAX_REDIRECTS; https -> http is always refused */
+  uint32_t timeout_ms;       /* used when a request says 0; default UPDRAFT_TIMEOUT_MS */
+  const char *nvs_namespace; /* default "updraft" (<= 15 chars) */
+  const char *user_agent;    /* default "updraft-esp-idf" */
 } updraft_esp_options_t;
 
 typedef struct updraft_esp {
@@ -63,15 +63,15 @@ typedef struct updraft_esp {
   updraft_clock_t clock;
   updraft_storage_t storage;
   updraft_ports_t ports;
-  const void *part_cache;     /* last esp_partition_t the flash port used */
-  void *http;                 /* esp_http_client_handle_t of the open request */
-  uint32_t nvs;               /* nvs_handle_t */
+  const void *part_cache; /* last esp_partition_t the flash port used */
+  void *http;             /* esp_http_client_handle_t of the open request */
+  uint32_t nvs;           /* nvs_handle_t */
   bool nvs_open;
   updraft_http_response_t *resp; /* filled by the header event during open() */
-  bool location_https;        /* last Location header was https:// or relative */
-  char device_id[13];         /* factory MAC as 12 lowercase hex digits */
-  char detail[200];           /* last transport failure, for error_detail() */
-  char *trust_pem;            /* cert_pem + a root bundle a manifest announced (heap), or NULL */
+  bool location_https;           /* last Location header was https:// or relative */
+  char device_id[13];            /* factory MAC as 12 lowercase hex digits */
+  char detail[200];              /* last transport failure, for error_detail() */
+  char *trust_pem;               /* cert_pem + a root bundle a manifest announced (heap), or NULL */
 } updraft_esp_t;
 
 /* Defaults from include/updraft/config.h (Kconfig); no trust set. */

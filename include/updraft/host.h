@@ -4,11 +4,11 @@
 #ifndef UPDRAFT_HOST_H
 #define UPDRAFT_HOST_H
 
+#include "updraft/port.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/port.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,9 +17,9 @@ extern "C" {
 /* ------------------------------------------------------ simulated NOR flash */
 
 #define UPDRAFT_SIM_DEFAULT_SIZE (4u * 1024u * 1024u)
-#define UPDRAFT_SIM_SECTOR 4096u
-#define UPDRAFT_SIM_BLOCK 65536u
-#define UPDRAFT_SIM_PAGE 256u
+#define UPDRAFT_SIM_SECTOR       4096u
+#define UPDRAFT_SIM_BLOCK        65536u
+#define UPDRAFT_SIM_PAGE         256u
 
 typedef enum {
   UPDRAFT_CUT_BEFORE = 0, /* the cut operation does nothing */
@@ -28,24 +28,24 @@ typedef enum {
 } updraft_cut_mode_t;
 
 typedef struct updraft_flash_stats {
-  uint64_t ops;              /* erase + program calls (the power-cut counter) */
+  uint64_t ops; /* erase + program calls (the power-cut counter) */
   uint64_t reads, read_bytes;
   uint64_t programs, program_bytes, page_programs; /* page_programs: 256-byte pages touched */
-  uint64_t sector_erases;    /* 4 KiB erase units */
-  uint64_t block_erases;     /* 64 KiB aligned erase units */
-  uint64_t max_erase_bytes;  /* largest single erase call */
+  uint64_t sector_erases;                          /* 4 KiB erase units */
+  uint64_t block_erases;                           /* 64 KiB aligned erase units */
+  uint64_t max_erase_bytes;                        /* largest single erase call */
 } updraft_flash_stats_t;
 
 typedef struct updraft_flash_sim {
-  uint8_t *mem;          /* the flash contents (mmap of the file, or heap) */
+  uint8_t *mem; /* the flash contents (mmap of the file, or heap) */
   uint32_t size;
-  int fd;                /* -1 for RAM-only */
-  bool strict;           /* program over non-0xFF bytes -> ERR_FLASH_NOT_ERASED */
+  int fd;      /* -1 for RAM-only */
+  bool strict; /* program over non-0xFF bytes -> ERR_FLASH_NOT_ERASED */
   updraft_flash_stats_t stats;
-  uint64_t cut_at;       /* power cut at op number cut_at (1-based); 0 = never */
+  uint64_t cut_at; /* power cut at op number cut_at (1-based); 0 = never */
   updraft_cut_mode_t cut_mode;
-  bool powered_off;      /* after a cut, every op fails with ERR_POWER_LOSS */
-  uint32_t rng;          /* garbage for torn operations (deterministic) */
+  bool powered_off; /* after a cut, every op fails with ERR_POWER_LOSS */
+  uint32_t rng;     /* garbage for torn operations (deterministic) */
 } updraft_flash_sim_t;
 
 /* Open (create = make a new erased file of `size` bytes, else size is taken
@@ -62,14 +62,14 @@ void updraft_flash_sim_power_on(updraft_flash_sim_t *sim);
 /* ---------------------------------------------------------- libcurl transport */
 
 typedef struct updraft_curl_options {
-  const char *ca_file;       /* PEM bundle of trusted roots, NULL = system store */
-  const void *ca_blob;       /* PEM roots in memory; when set, used instead of ca_file */
+  const char *ca_file; /* PEM bundle of trusted roots, NULL = system store */
+  const void *ca_blob; /* PEM roots in memory; when set, used instead of ca_file */
   size_t ca_blob_len;
   const char *pinned_pubkey; /* optional curl pin "sha256//BASE64" */
   uint32_t connect_timeout_ms;
-  uint32_t stall_timeout_ms; /* abort when no byte arrives for this long */
-  uint32_t min_rate_bps;     /* abort when slower than this ... */
-  uint32_t min_rate_window_s;/* ... for this many seconds (0 = off) */
+  uint32_t stall_timeout_ms;  /* abort when no byte arrives for this long */
+  uint32_t min_rate_bps;      /* abort when slower than this ... */
+  uint32_t min_rate_window_s; /* ... for this many seconds (0 = off) */
   int max_redirects;
   bool verbose;
 } updraft_curl_options_t;

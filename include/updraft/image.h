@@ -11,21 +11,21 @@
 #ifndef UPDRAFT_IMAGE_H
 #define UPDRAFT_IMAGE_H
 
+#include "updraft/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define UPDRAFT_IMAGE_MAGIC 0xE9u
+#define UPDRAFT_IMAGE_MAGIC        0xE9u
 #define UPDRAFT_IMAGE_MAX_SEGMENTS 16u
-#define UPDRAFT_APP_DESC_OFFSET 0x20u
-#define UPDRAFT_APP_DESC_MAGIC 0xABCD5432u
-#define UPDRAFT_CHIP_ANY 0xFFFFu
+#define UPDRAFT_APP_DESC_OFFSET    0x20u
+#define UPDRAFT_APP_DESC_MAGIC     0xABCD5432u
+#define UPDRAFT_CHIP_ANY           0xFFFFu
 /* Bytes from the file start after which header and app descriptor are known
  * (24-byte header + 8-byte segment header + 256-byte descriptor). */
 #define UPDRAFT_IMAGE_HEAD_SIZE 288u
@@ -78,18 +78,18 @@ typedef struct updraft_image_info {
   uint8_t checksum_stored;
   uint8_t checksum_calc;
   bool checksum_ok;
-  bool sha256_ok;             /* appended hash present and matching */
+  bool sha256_ok; /* appended hash present and matching */
   uint8_t sha256_appended[32];
-  uint32_t image_len;         /* through the checksum block (multiple of 16) */
-  uint32_t total_len;         /* image_len + 32 when hash appended */
+  uint32_t image_len; /* through the checksum block (multiple of 16) */
+  uint32_t total_len; /* image_len + 32 when hash appended */
   /* Secure Boot V2 signature sector at ALIGN_UP(total_len, 4096), if fed */
   bool sig_sector_present;
   uint32_t sig_offset;
   uint8_t sig_block_count;
-  uint8_t sig_version;        /* 0x02 RSA-3072, 0x03 ECDSA */
+  uint8_t sig_version; /* 0x02 RSA-3072, 0x03 ECDSA */
   /* whole input */
-  uint32_t file_len;          /* bytes fed */
-  uint8_t file_sha256[32];    /* SHA-256 of all bytes fed; after finish */
+  uint32_t file_len;       /* bytes fed */
+  uint8_t file_sha256[32]; /* SHA-256 of all bytes fed; after finish */
 } updraft_image_info_t;
 
 typedef struct updraft_image_options {
@@ -99,14 +99,14 @@ typedef struct updraft_image_options {
 
 typedef struct updraft_image_validator {
   /* private: parse state, do not touch */
-  uint32_t pos;          /* bytes fed */
+  uint32_t pos; /* bytes fed */
   uint32_t state;
   uint32_t field_pos;
   uint32_t seg_index;
   uint32_t seg_remaining;
   uint8_t scratch[32];
   uint8_t checksum;
-  int error;             /* sticky */
+  int error; /* sticky */
   updraft_image_options_t opts;
   UPDRAFT_ALIGNAS(8) uint8_t hash_ctx[UPDRAFT_HASH_CTX_SIZE];
   bool hash_active;

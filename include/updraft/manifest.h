@@ -7,20 +7,20 @@
 #ifndef UPDRAFT_MANIFEST_H
 #define UPDRAFT_MANIFEST_H
 
+#include "updraft/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define UPDRAFT_MANIFEST_FORMAT 1       /* payload "updraft" field */
-#define UPDRAFT_KID_LEN 16              /* hex chars: first 8 bytes of SHA-256(point) */
-#define UPDRAFT_MAX_BLOCKS 128          /* block prefix hashes (8 MiB at 64 KiB) */
-#define UPDRAFT_BLOCK_HASH_LEN 8        /* bytes kept of each prefix digest */
+#define UPDRAFT_MANIFEST_FORMAT    1   /* payload "updraft" field */
+#define UPDRAFT_KID_LEN            16  /* hex chars: first 8 bytes of SHA-256(point) */
+#define UPDRAFT_MAX_BLOCKS         128 /* block prefix hashes (8 MiB at 64 KiB) */
+#define UPDRAFT_BLOCK_HASH_LEN     8   /* bytes kept of each prefix digest */
 #define UPDRAFT_DEFAULT_BLOCK_SIZE 65536u
 /* Scratch the parser needs besides the text (jsmn tokens). */
 #define UPDRAFT_MANIFEST_SCRATCH_SIZE 2048u
@@ -31,34 +31,34 @@ typedef struct updraft_pubkey {
 } updraft_pubkey_t;
 
 typedef struct updraft_manifest {
-  int format;                 /* "updraft": 1 */
-  char product[33];           /* project name the release is for */
+  int format;       /* "updraft": 1 */
+  char product[33]; /* project name the release is for */
   char channel[33];
   char version[33];
   uint32_t secure_version;
   uint16_t chip_id;
-  uint64_t serial;            /* grows with every signed manifest */
-  int64_t issued;             /* Unix seconds */
-  int64_t expires;            /* Unix seconds */
+  uint64_t serial; /* grows with every signed manifest */
+  int64_t issued;  /* Unix seconds */
+  int64_t expires; /* Unix seconds */
   char kid[UPDRAFT_KID_LEN + 1];
   /* image */
-  char image_path[160];       /* relative to the manifest URL, or absolute https:// */
+  char image_path[160]; /* relative to the manifest URL, or absolute https:// */
   uint32_t image_size;
   uint8_t image_sha256[32];
-  uint32_t block_size;        /* bytes per block for resume checks */
+  uint32_t block_size; /* bytes per block for resume checks */
   uint32_t block_count;
   /* block_hash[k] = first 8 bytes of SHA-256(image[0 .. min((k+1)*block_size, size))) */
   uint8_t block_hash[UPDRAFT_MAX_BLOCKS][UPDRAFT_BLOCK_HASH_LEN];
   /* optional: a new trust-anchor bundle (PEM roots) announced by the release
    * key, so roots can be rotated over the air before the old one expires */
   bool has_roots;
-  char roots_path[160];       /* relative to the manifest URL, or absolute https:// */
+  char roots_path[160]; /* relative to the manifest URL, or absolute https:// */
   uint32_t roots_size;
   uint8_t roots_sha256[32];
   /* staged rollout (absent: percent 100, no minimum, not halted) */
-  uint32_t rollout_percent;   /* 0..100 */
+  uint32_t rollout_percent; /* 0..100 */
   char rollout_salt[33];
-  char min_version[33];       /* "" = none */
+  char min_version[33]; /* "" = none */
   bool halted;
 } updraft_manifest_t;
 

@@ -5,19 +5,19 @@
 #ifndef UPDRAFT_OTADATA_H
 #define UPDRAFT_OTADATA_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "updraft/error.h"
 #include "updraft/partition.h"
 #include "updraft/port.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define UPDRAFT_OTADATA_ENTRY_SIZE 32u
-#define UPDRAFT_OTADATA_SECTOR 0x1000u
+#define UPDRAFT_OTADATA_SECTOR     0x1000u
 
 typedef enum {
   UPDRAFT_OTA_STATE_NEW = 0,
@@ -60,8 +60,7 @@ int updraft_otadata_write(const updraft_flash_t *flash, const updraft_partition_
  * spec 2.5): state NEW when rollback, else UNDEFINED. Factory target:
  * pass slot = -1 to erase otadata. Does not verify the image (the caller
  * must have). */
-int updraft_otadata_set_boot(const updraft_flash_t *flash, const updraft_part_table_t *table, int slot,
-                             bool rollback);
+int updraft_otadata_set_boot(const updraft_flash_t *flash, const updraft_part_table_t *table, int slot, bool rollback);
 /* esp_ota_mark_app_valid_cancel_rollback(): active entry -> VALID (no write
  * when already VALID). ERR_NOT_FOUND when no valid active entry (factory). */
 int updraft_otadata_mark_valid(const updraft_flash_t *flash, const updraft_part_table_t *table);

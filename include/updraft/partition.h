@@ -6,32 +6,32 @@
 #ifndef UPDRAFT_PARTITION_H
 #define UPDRAFT_PARTITION_H
 
+#include "updraft/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define UPDRAFT_PART_TABLE_OFFSET 0x8000u /* default table address */
-#define UPDRAFT_PART_BIN_SIZE 3072u       /* generated binary size (0xC00) */
-#define UPDRAFT_PART_ENTRY_SIZE 32u
-#define UPDRAFT_PART_MAX 95u              /* entries without MD5; 94 with */
-#define UPDRAFT_PART_LABEL_MAX 16u
+#define UPDRAFT_PART_BIN_SIZE     3072u   /* generated binary size (0xC00) */
+#define UPDRAFT_PART_ENTRY_SIZE   32u
+#define UPDRAFT_PART_MAX          95u /* entries without MD5; 94 with */
+#define UPDRAFT_PART_LABEL_MAX    16u
 
-#define UPDRAFT_PART_TYPE_APP 0x00u
-#define UPDRAFT_PART_TYPE_DATA 0x01u
-#define UPDRAFT_PART_SUBTYPE_FACTORY 0x00u
-#define UPDRAFT_PART_SUBTYPE_OTA_0 0x10u  /* ota_N = 0x10 + N, N < 16 */
-#define UPDRAFT_PART_SUBTYPE_TEST 0x20u
+#define UPDRAFT_PART_TYPE_APP         0x00u
+#define UPDRAFT_PART_TYPE_DATA        0x01u
+#define UPDRAFT_PART_SUBTYPE_FACTORY  0x00u
+#define UPDRAFT_PART_SUBTYPE_OTA_0    0x10u /* ota_N = 0x10 + N, N < 16 */
+#define UPDRAFT_PART_SUBTYPE_TEST     0x20u
 #define UPDRAFT_PART_SUBTYPE_DATA_OTA 0x00u
 #define UPDRAFT_PART_SUBTYPE_DATA_NVS 0x02u
-#define UPDRAFT_PART_FLAG_ENCRYPTED 0x1u
-#define UPDRAFT_PART_FLAG_READONLY 0x2u
-#define UPDRAFT_OTADATA_SIZE 0x2000u
+#define UPDRAFT_PART_FLAG_ENCRYPTED   0x1u
+#define UPDRAFT_PART_FLAG_READONLY    0x2u
+#define UPDRAFT_OTADATA_SIZE          0x2000u
 
 typedef struct updraft_partition {
   char label[UPDRAFT_PART_LABEL_MAX + 1]; /* NUL-terminated */

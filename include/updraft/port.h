@@ -10,11 +10,11 @@
 #ifndef UPDRAFT_PORT_H
 #define UPDRAFT_PORT_H
 
+#include "updraft/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,9 +62,9 @@ static inline int updraft_flash_erase(const updraft_flash_t *f, uint32_t addr, u
 
 /* One HTTP(S) GET. range_start > 0 asks for "Range: bytes=range_start-". */
 typedef struct updraft_http_request {
-  const char *url;       /* NUL-terminated, owned by the caller */
-  uint32_t range_start;  /* first byte wanted; 0 = the whole body */
-  uint32_t timeout_ms;   /* bound on connect and on any stall; 0 = port default */
+  const char *url;      /* NUL-terminated, owned by the caller */
+  uint32_t range_start; /* first byte wanted; 0 = the whole body */
+  uint32_t timeout_ms;  /* bound on connect and on any stall; 0 = port default */
   /* 0: check certificate validity with the device clock. >0: the clock is
    * not set; check at this Unix time (the time floor) and do not refuse a
    * certificate as "not yet valid" (it may be newer than the firmware). */
@@ -73,11 +73,11 @@ typedef struct updraft_http_request {
 
 /* Filled by open() once the response headers are in. */
 typedef struct updraft_http_response {
-  int status;                /* HTTP status of the final response (after redirects) */
-  int64_t content_length;    /* body bytes to come, -1 if unknown */
-  int64_t range_start;       /* first byte of a 206 body (Content-Range), -1 if none */
-  int64_t total_length;      /* full size from Content-Range, -1 if unknown */
-  char content_type[64];     /* "" if none */
+  int status;             /* HTTP status of the final response (after redirects) */
+  int64_t content_length; /* body bytes to come, -1 if unknown */
+  int64_t range_start;    /* first byte of a 206 body (Content-Range), -1 if none */
+  int64_t total_length;   /* full size from Content-Range, -1 if unknown */
+  char content_type[64];  /* "" if none */
 } updraft_http_response_t;
 
 typedef struct updraft_transport_ops {

@@ -1,13 +1,13 @@
 /* Boot-control port over otadata in a flash: what esp_ota_ops gives the
  * agent on a device (spec 5.1, 2.4), for the host, the simulator and tests. */
+#include "updraft/bootloader.h"
+#include "updraft/image.h"
+#include "updraft/otadata.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "updraft/bootloader.h"
-#include "updraft/image.h"
-#include "updraft/otadata.h"
 
 static bool is_ota(const updraft_partition_t *p) {
   return p->type == UPDRAFT_PART_TYPE_APP && p->subtype >= UPDRAFT_PART_SUBTYPE_OTA_0 &&

@@ -1,20 +1,21 @@
 /* Model of the stock ESP-IDF 2nd-stage bootloader's app selection
  * (bootloader_utility_get_selected_boot_partition + load_boot_image; spec
  * 2.3, 2.4, 3.7). It makes the same otadata writes the real one makes. */
+#include "updraft/bootloader.h"
+
+#include "updraft/image.h"
+#include "updraft/otadata.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "updraft/bootloader.h"
-#include "updraft/image.h"
-#include "updraft/otadata.h"
-
 #define FACTORY_INDEX (-1)
-#define VERIFY_CHUNK 1024u
+#define VERIFY_CHUNK  1024u
 
-int updraft_bootloader_verify_image(const updraft_flash_t *flash, const updraft_partition_t *part,
-                                    uint16_t chip_id, struct updraft_image_info *info) {
+int updraft_bootloader_verify_image(const updraft_flash_t *flash, const updraft_partition_t *part, uint16_t chip_id,
+                                    struct updraft_image_info *info) {
   updraft_image_validator_t v;
   uint8_t buf[VERIFY_CHUNK];
   if (flash == NULL || part == NULL) {
@@ -51,10 +52,10 @@ int updraft_bootloader_verify_image(const updraft_flash_t *flash, const updraft_
 /* ------------------------------------------------------------ table lookup */
 
 typedef struct boot_layout {
-  int factory;      /* table index or -1 */
-  int test;         /* table index or -1 */
-  int ota[16];      /* table index of ota_N (subtype 0x10 + N) or -1 */
-  uint32_t count;   /* app rows with subtype 0x10..0x1F: the bootloader's app_count */
+  int factory;    /* table index or -1 */
+  int test;       /* table index or -1 */
+  int ota[16];    /* table index of ota_N (subtype 0x10 + N) or -1 */
+  uint32_t count; /* app rows with subtype 0x10..0x1F: the bootloader's app_count */
   const updraft_partition_t *otadata;
 } boot_layout_t;
 

@@ -5,10 +5,10 @@
 #ifndef UPDRAFT_CORE_CRYPTO_H
 #define UPDRAFT_CORE_CRYPTO_H
 
+#include "updraft/image.h" /* UPDRAFT_HASH_CTX_SIZE */
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "updraft/image.h" /* UPDRAFT_HASH_CTX_SIZE */
 
 int updraft_crypto_init(void);
 

@@ -1,11 +1,10 @@
 /* PSA Crypto backend for src/core/crypto.h. The one file that names a crypto
  * library. */
 #include "crypto.h"
+#include "updraft/error.h"
 
 #include <psa/crypto.h>
 #include <string.h>
-
-#include "updraft/error.h"
 
 _Static_assert(sizeof(psa_hash_operation_t) <= UPDRAFT_HASH_CTX_SIZE,
                "UPDRAFT_HASH_CTX_SIZE too small for this PSA implementation");
@@ -23,7 +22,9 @@ int updraft_crypto_init(void) {
   return UPDRAFT_OK;
 }
 
-static psa_hash_operation_t *hash_op(void *ctx) { return (psa_hash_operation_t *)ctx; }
+static psa_hash_operation_t *hash_op(void *ctx) {
+  return (psa_hash_operation_t *)ctx;
+}
 
 int updraft_sha256_start(void *ctx) {
   int rc = updraft_crypto_init();
@@ -67,7 +68,9 @@ int updraft_sha256_finish(void *ctx, uint8_t out[32]) {
   return UPDRAFT_OK;
 }
 
-void updraft_sha256_abort(void *ctx) { psa_hash_abort(hash_op(ctx)); }
+void updraft_sha256_abort(void *ctx) {
+  psa_hash_abort(hash_op(ctx));
+}
 
 int updraft_sha256(const void *data, size_t len, uint8_t out[32]) {
   int rc = updraft_crypto_init();
@@ -75,8 +78,7 @@ int updraft_sha256(const void *data, size_t len, uint8_t out[32]) {
     return rc;
   }
   size_t n = 0;
-  return psa_hash_compute(PSA_ALG_SHA_256, data, len, out, 32, &n) == PSA_SUCCESS ? UPDRAFT_OK
-                                                                                  : UPDRAFT_ERR_CRYPTO;
+  return psa_hash_compute(PSA_ALG_SHA_256, data, len, out, 32, &n) == PSA_SUCCESS ? UPDRAFT_OK : UPDRAFT_ERR_CRYPTO;
 }
 
 int updraft_md5(const void *data, size_t len, uint8_t out[16]) {

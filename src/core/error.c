@@ -5,8 +5,8 @@
 
 const char *updraft_err_name(int code) {
   switch (code) {
-#define UPDRAFT_X_NAME(name, value, msg) \
-  case (value):                          \
+#define UPDRAFT_X_NAME(name, value, msg)                                                                               \
+  case (value):                                                                                                        \
     return "UPDRAFT_" #name;
     UPDRAFT_ERROR_TABLE(UPDRAFT_X_NAME)
 #undef UPDRAFT_X_NAME
@@ -17,8 +17,8 @@ const char *updraft_err_name(int code) {
 
 const char *updraft_err_message(int code) {
   switch (code) {
-#define UPDRAFT_X_MSG(name, value, msg) \
-  case (value):                         \
+#define UPDRAFT_X_MSG(name, value, msg)                                                                                \
+  case (value):                                                                                                        \
     return msg;
     UPDRAFT_ERROR_TABLE(UPDRAFT_X_MSG)
 #undef UPDRAFT_X_MSG

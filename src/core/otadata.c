@@ -1,11 +1,11 @@
 /* otadata: the two boot-selection entries of ESP-IDF (spec section 2),
  * read and written exactly as ESP-IDF v6's esp_ota_ops and bootloader do. */
+#include "updraft/otadata.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "updraft/otadata.h"
 
 #define SEQ_ERASED 0xFFFFFFFFu
 
@@ -193,8 +193,7 @@ static int rewrite(const updraft_flash_t *flash, const updraft_partition_t *part
   return updraft_otadata_write(flash, part, index, &n);
 }
 
-int updraft_otadata_set_boot(const updraft_flash_t *flash, const updraft_part_table_t *table, int slot,
-                             bool rollback) {
+int updraft_otadata_set_boot(const updraft_flash_t *flash, const updraft_part_table_t *table, int slot, bool rollback) {
   const updraft_partition_t *part;
   updraft_otadata_entry_t e[2];
   if (flash == NULL || table == NULL) {
@@ -286,8 +285,7 @@ int updraft_otadata_invalidate_inactive(const updraft_flash_t *flash, const updr
   if (running_slot >= 0 && (in->seq - 1u) % n == (uint32_t)running_slot) {
     return UPDRAFT_OK; /* it points at what runs now: keep it */
   }
-  return updraft_flash_erase(flash, part->offset + (uint32_t)(1 - a) * UPDRAFT_OTADATA_SECTOR,
-                             UPDRAFT_OTADATA_SECTOR);
+  return updraft_flash_erase(flash, part->offset + (uint32_t)(1 - a) * UPDRAFT_OTADATA_SECTOR, UPDRAFT_OTADATA_SECTOR);
 }
 
 int updraft_otadata_slot_state(const updraft_flash_t *flash, const updraft_part_table_t *table, int slot,

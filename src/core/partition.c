@@ -1,19 +1,20 @@
 /* ESP-IDF partition table: binary encode/decode, gen_esp32part validation,
  * OTA readiness check, CSV parsing and formatting, lookups.
  * Spec: esp-idf-formats.md section 1. */
+#include "updraft/partition.h"
+
+#include "crypto.h"
+#include "updraft/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "updraft/error.h"
-#include "updraft/partition.h"
-
-#define PART_SECTOR 0x1000u
-#define PART_APP_ALIGN 0x10000u
+#define PART_SECTOR     0x1000u
+#define PART_APP_ALIGN  0x10000u
 #define PART_NVS_RW_MIN 0x3000u
-#define PART_MIB 0x100000u
+#define PART_MIB        0x100000u
 
 /* gen_esp32part's keyword tables, in its order (the CSV writer prints the
  * first keyword whose value matches). */
@@ -29,9 +30,9 @@ static const part_kw_t kw_app[] = {
     {"ota_4", 0x14},   {"ota_5", 0x15},  {"ota_6", 0x16},  {"ota_7", 0x17},  {"ota_8", 0x18},  {"ota_9", 0x19},
     {"ota_10", 0x1A},  {"ota_11", 0x1B}, {"ota_12", 0x1C}, {"ota_13", 0x1D}, {"ota_14", 0x1E}, {"ota_15", 0x1F},
     {"tee_0", 0x30},   {"tee_1", 0x31},  {NULL, 0}};
-static const part_kw_t kw_data[] = {{"ota", 0x00},      {"phy", 0x01},   {"nvs", 0x02},      {"coredump", 0x03},
-                                    {"nvs_keys", 0x04}, {"efuse", 0x05}, {"undefined", 0x06}, {"esphttpd", 0x80},
-                                    {"fat", 0x81},      {"spiffs", 0x82}, {"littlefs", 0x83}, {"tee_ota", 0x90},
+static const part_kw_t kw_data[] = {{"ota", 0x00},      {"phy", 0x01},    {"nvs", 0x02},       {"coredump", 0x03},
+                                    {"nvs_keys", 0x04}, {"efuse", 0x05},  {"undefined", 0x06}, {"esphttpd", 0x80},
+                                    {"fat", 0x81},      {"spiffs", 0x82}, {"littlefs", 0x83},  {"tee_ota", 0x90},
                                     {NULL, 0}};
 static const part_kw_t kw_bootloader[] = {{"primary", 0x00}, {"ota", 0x01}, {"recovery", 0x02}, {NULL, 0}};
 static const part_kw_t kw_ptable[] = {{"primary", 0x00}, {"ota", 0x01}, {NULL, 0}};
@@ -96,8 +97,8 @@ int updraft_part_encode(const updraft_part_table_t *table, bool with_md5, uint8_
     return updraft_diag_set(diag, UPDRAFT_ERR_INVALID_ARG, "updraft_part_encode: NULL table or buffer");
   }
   if (out_size < UPDRAFT_PART_BIN_SIZE) {
-    return updraft_diag_set(diag, UPDRAFT_ERR_BUFFER_TOO_SMALL, "output buffer holds %zu bytes; it needs %u",
-                            out_size, UPDRAFT_PART_BIN_SIZE);
+    return updraft_diag_set(diag, UPDRAFT_ERR_BUFFER_TOO_SMALL, "output buffer holds %zu bytes; it needs %u", out_size,
+                            UPDRAFT_PART_BIN_SIZE);
   }
   size_t used = (size_t)table->count * UPDRAFT_PART_ENTRY_SIZE + (with_md5 ? UPDRAFT_PART_ENTRY_SIZE : 0);
   if (table->count > UPDRAFT_PART_MAX || used >= UPDRAFT_PART_BIN_SIZE) {
@@ -223,8 +224,9 @@ int updraft_part_validate(const updraft_part_table_t *table, uint32_t table_offs
                             (unsigned)table->count);
   }
   if (table->count == 0) {
-    return updraft_diag_set(diag, UPDRAFT_ERR_PART_CSV, "the partition table has no partitions; add at least nvs and "
-                                                        "an app partition");
+    return updraft_diag_set(diag, UPDRAFT_ERR_PART_CSV,
+                            "the partition table has no partitions; add at least nvs and "
+                            "an app partition");
   }
   /* per partition, in table order, like PartitionDefinition.verify() */
   for (uint32_t i = 0; i < table->count; i++) {
@@ -248,8 +250,8 @@ int updraft_part_validate(const updraft_part_table_t *table, uint32_t table_offs
                               "and cannot be read-only; remove the readonly flag",
                               p->label, p->label, p->type, p->subtype);
     }
-    if (p->type == UPDRAFT_PART_TYPE_DATA && p->subtype == UPDRAFT_PART_SUBTYPE_DATA_NVS &&
-        p->size < PART_NVS_RW_MIN && (p->flags & UPDRAFT_PART_FLAG_READONLY) == 0) {
+    if (p->type == UPDRAFT_PART_TYPE_DATA && p->subtype == UPDRAFT_PART_SUBTYPE_DATA_NVS && p->size < PART_NVS_RW_MIN &&
+        (p->flags & UPDRAFT_PART_FLAG_READONLY) == 0) {
       return updraft_diag_set(diag, UPDRAFT_ERR_PART_FLAGS,
                               "Partition %s invalid: '%s' partition of type 1 and subtype 2 of this size (0x%x) must "
                               "be flagged as 'readonly' (the size of read/write NVS has to be at least 0x3000)",
@@ -1090,8 +1092,7 @@ int updraft_part_parse_csv(const char *text, size_t len, uint32_t table_offset, 
   size_t pos = 0;
   if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
     pos = 3; /* UTF-8 BOM */
-  } else if (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF) || u[0] == 0 ||
-                          u[1] == 0)) {
+  } else if (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF) || u[0] == 0 || u[1] == 0)) {
     return updraft_diag_set(diag, UPDRAFT_ERR_PART_CSV,
                             "the CSV is UTF-16/UTF-32 encoded (or binary); save it as UTF-8 or ASCII");
   }
@@ -1118,8 +1119,10 @@ int updraft_part_parse_csv(const char *text, size_t len, uint32_t table_offset, 
     }
     for (size_t i = 0; i < line.n; i++) {
       if (line.p[i] == '\0') {
-        return updraft_diag_set(diag, UPDRAFT_ERR_PART_CSV, "Error at line %d: the line contains a NUL byte; is this "
-                                                            "a CSV text file?", line_no);
+        return updraft_diag_set(diag, UPDRAFT_ERR_PART_CSV,
+                                "Error at line %d: the line contains a NUL byte; is this "
+                                "a CSV text file?",
+                                line_no);
       }
       if (line.p[i] == '$' && i + 1 < line.n) {
         char c = line.p[i + 1];
@@ -1208,8 +1211,8 @@ int updraft_parse_size(const char *text, uint32_t *out) {
   }
   span_t s = span_strip((span_t){text, strlen(text)});
   int64_t mult = 1;
-  if (s.n >= 2 && lower(s.p[s.n - 1]) == 'b' && (lower(s.p[s.n - 2]) == 'k' || lower(s.p[s.n - 2]) == 'm' ||
-                                                 lower(s.p[s.n - 2]) == 'g')) {
+  if (s.n >= 2 && lower(s.p[s.n - 1]) == 'b' &&
+      (lower(s.p[s.n - 2]) == 'k' || lower(s.p[s.n - 2]) == 'm' || lower(s.p[s.n - 2]) == 'g')) {
     s.n--; /* "4MB" = "4M"; hex like "0xb" keeps its b because it has no K/M before it */
   }
   if (s.n >= 1) {

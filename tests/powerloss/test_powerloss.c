@@ -12,16 +12,15 @@
  * UPDRAFT_POWERLOSS_IMAGE / _IMAGE2 = two real 1.5 MB firmware images. */
 #include "../unit/agent_fixture.h"
 
-#define URL "https://fw.example/manifest.json"
+#define URL     "https://fw.example/manifest.json"
 #define IMG_URL "https://fw.example/images/app.bin"
 
-static const char *big_table =
-    "nvs,data,nvs,0x9000,20K,\n"
-    "otadata,data,ota,0xe000,8K,\n"
-    "app0,app,ota_0,0x10000,0x1E0000,\n"
-    "app1,app,ota_1,0x1F0000,0x1E0000,\n"
-    "spiffs,data,spiffs,0x3D0000,0x20000,\n"
-    "coredump,data,coredump,0x3F0000,64K,\n";
+static const char *big_table = "nvs,data,nvs,0x9000,20K,\n"
+                               "otadata,data,ota,0xe000,8K,\n"
+                               "app0,app,ota_0,0x10000,0x1E0000,\n"
+                               "app1,app,ota_1,0x1F0000,0x1E0000,\n"
+                               "spiffs,data,spiffs,0x3D0000,0x20000,\n"
+                               "coredump,data,coredump,0x3F0000,64K,\n";
 
 typedef struct scenario {
   const uint8_t *old_img, *new_img;
@@ -168,8 +167,8 @@ static int run_scenario(const char *name, scenario_t *s, updraft_cut_mode_t mode
     updraft_flash_sim_power_on(&d->sim);
     /* After the cut: the bootloader must find a complete image. */
     fx_device_t probe = *d; /* dry look without disturbing the device */
-    updraft_boot_options_t bo = {.rollback = true, .apply = false, .chip_id = UPDRAFT_CHIP_ANY,
-                                 .table_offset = UPDRAFT_PART_TABLE_OFFSET};
+    updraft_boot_options_t bo = {
+        .rollback = true, .apply = false, .chip_id = UPDRAFT_CHIP_ANY, .table_offset = UPDRAFT_PART_TABLE_OFFSET};
     if (updraft_bootloader_boot(&d->flash, &d->table, &bo, &probe.booted) != UPDRAFT_OK) {
       bricked++;
       fprintf(stderr, "%s: BRICKED after a cut at op %llu\n", name, (unsigned long long)k);

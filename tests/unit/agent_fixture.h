@@ -5,6 +5,11 @@
 #ifndef UPDRAFT_AGENT_FIXTURE_H
 #define UPDRAFT_AGENT_FIXTURE_H
 
+#include "testutil.h"
+#include "updraft/agent.h"
+#include "updraft/bootloader.h"
+#include "updraft/host.h"
+
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -12,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "testutil.h"
-#include "updraft/agent.h"
-#include "updraft/bootloader.h"
-#include "updraft/host.h"
 
 /* ------------------------------------------------------------ transport */
 
@@ -26,7 +26,7 @@ typedef struct fx_file {
   char url[256];
   const uint8_t *data;
   size_t len;
-  int status;              /* 0 = 200 */
+  int status; /* 0 = 200 */
   const char *content_type;
 } fx_file_t;
 
@@ -38,11 +38,11 @@ typedef struct fx_transport {
   size_t pos, end;
   bool ignore_range;
   /* faults */
-  int fail_open_err;        /* next opens fail with this (count below) */
+  int fail_open_err; /* next opens fail with this (count below) */
   int fail_open_count;
-  int64_t cut_body_after;   /* the connection drops after this many body bytes in total (-1 = never) */
-  uint64_t body_sent;       /* total body bytes sent */
-  uint32_t rng;             /* chunking */
+  int64_t cut_body_after; /* the connection drops after this many body bytes in total (-1 = never) */
+  uint64_t body_sent;     /* total body bytes sent */
+  uint32_t rng;           /* chunking */
   uint32_t max_chunk;
   /* observations */
   int opens;
@@ -211,8 +211,10 @@ static void fx_b64url(const uint8_t *in, size_t n, char *out) {
     uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
     out[o++] = tab[v >> 18 & 63];
     out[o++] = tab[v >> 12 & 63];
-    if (i + 1 < n) out[o++] = tab[v >> 6 & 63];
-    if (i + 2 < n) out[o++] = tab[v & 63];
+    if (i + 1 < n)
+      out[o++] = tab[v >> 6 & 63];
+    if (i + 2 < n)
+      out[o++] = tab[v & 63];
   }
   out[o] = 0;
 }
@@ -308,12 +310,12 @@ static char *fx_manifest(const fx_key_t *key, const fx_release_t *r, const uint8
 
 /* ------------------------------------------------------------ the device */
 
-#define FX_TABLE_CSV                               \
-  "nvs,data,nvs,0x9000,20K,\n"                      \
-  "otadata,data,ota,0xe000,8K,\n"                   \
-  "app0,app,ota_0,0x10000,1280K,\n"                 \
-  "app1,app,ota_1,0x150000,1280K,\n"                \
-  "spiffs,data,spiffs,0x290000,1408K,\n"            \
+#define FX_TABLE_CSV                                                                                                   \
+  "nvs,data,nvs,0x9000,20K,\n"                                                                                         \
+  "otadata,data,ota,0xe000,8K,\n"                                                                                      \
+  "app0,app,ota_0,0x10000,1280K,\n"                                                                                    \
+  "app1,app,ota_1,0x150000,1280K,\n"                                                                                   \
+  "spiffs,data,spiffs,0x290000,1408K,\n"                                                                               \
   "coredump,data,coredump,0x3f0000,64K,\n"
 
 typedef struct fx_device {

@@ -1,14 +1,14 @@
 /* Bootloader model and boot-control port: every otadata state of the
  * vectors, rollback transitions, image-verification fallback, with real app
  * images in a RAM flash laid out by the Arduino default table. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "testutil.h"
 #include "updraft/bootloader.h"
 #include "updraft/host.h"
 #include "updraft/image.h"
 #include "updraft/otadata.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define CHIP_C3 5u
 
@@ -87,8 +87,8 @@ static void read_entries(updraft_otadata_entry_t e[2]) {
 }
 
 static int boot(bool rollback, bool apply, updraft_boot_result_t *r) {
-  updraft_boot_options_t o = {.rollback = rollback, .apply = apply, .chip_id = CHIP_C3,
-                              .table_offset = UPDRAFT_PART_TABLE_OFFSET};
+  updraft_boot_options_t o = {
+      .rollback = rollback, .apply = apply, .chip_id = CHIP_C3, .table_offset = UPDRAFT_PART_TABLE_OFFSET};
   int rc = updraft_bootloader_boot(&flash, &arduino, &o, r);
   fprintf(stderr, "  boot -> %s: %s\n", rc == 0 ? r->part.label : updraft_err_name(rc), r->reason);
   return rc;
@@ -100,8 +100,7 @@ static void test_verify_image(void) {
   CHECK_EQ(updraft_bootloader_verify_image(&flash, label(&arduino, "app1"), CHIP_C3, &info), UPDRAFT_OK);
   CHECK(strcmp(info.app.version, "1.1.0") == 0);
   CHECK_EQ(updraft_bootloader_verify_image(&flash, label(&arduino, "app1"), 0, NULL), UPDRAFT_ERR_IMAGE_CHIP);
-  CHECK_EQ(updraft_bootloader_verify_image(&flash, label(&arduino, "spiffs"), CHIP_C3, NULL),
-           UPDRAFT_ERR_IMAGE_MAGIC);
+  CHECK_EQ(updraft_bootloader_verify_image(&flash, label(&arduino, "spiffs"), CHIP_C3, NULL), UPDRAFT_ERR_IMAGE_MAGIC);
   /* an image larger than its partition does not verify */
   updraft_partition_t small = *label(&arduino, "app1");
   small.size = 0x10000;
@@ -212,8 +211,8 @@ static void test_states(void) {
   CHECK_EQ(r.index, -1);
   /* wrong chip: nothing bootable either */
   setup("otadata_seq2");
-  updraft_boot_options_t o = {.rollback = false, .apply = false, .chip_id = 0,
-                              .table_offset = UPDRAFT_PART_TABLE_OFFSET};
+  updraft_boot_options_t o = {
+      .rollback = false, .apply = false, .chip_id = 0, .table_offset = UPDRAFT_PART_TABLE_OFFSET};
   CHECK_EQ(updraft_bootloader_boot(&flash, &arduino, &o, &r), UPDRAFT_ERR_NO_BOOTABLE);
 
   /* table read from flash at the table offset gives the same answer */
@@ -226,8 +225,8 @@ static void test_states(void) {
 
 static void test_factory(void) {
   updraft_boot_result_t r;
-  updraft_boot_options_t o = {.rollback = true, .apply = true, .chip_id = CHIP_C3,
-                              .table_offset = UPDRAFT_PART_TABLE_OFFSET};
+  updraft_boot_options_t o = {
+      .rollback = true, .apply = true, .chip_id = CHIP_C3, .table_offset = UPDRAFT_PART_TABLE_OFFSET};
   memset(sim.mem, 0xFF, sim.size);
   const updraft_partition_t *factory = label(&idf, "factory");
   CHECK_EQ(updraft_flash_program(&flash, factory->offset, app_v100, app_v100_len), UPDRAFT_OK);

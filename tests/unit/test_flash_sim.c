@@ -1,10 +1,10 @@
 /* Simulated NOR flash: NOR rules, statistics, power cuts, file backing. */
+#include "testutil.h"
+#include "updraft/host.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "testutil.h"
-#include "updraft/host.h"
 
 static bool all(const uint8_t *p, size_t n, uint8_t v) {
   for (size_t i = 0; i < n; i++) {

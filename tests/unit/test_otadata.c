@@ -1,11 +1,11 @@
 /* otadata: CRC, decode of Espressif's dumps, selection, and the bytes
  * esp_ota_set_boot_partition / mark_valid / mark_invalid write (v6 rules). */
-#include <stdlib.h>
-#include <string.h>
-
 #include "testutil.h"
 #include "updraft/host.h"
 #include "updraft/otadata.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define OTADATA_OFF 0xE000u
 

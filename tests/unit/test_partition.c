@@ -1,15 +1,16 @@
 /* Partition table: gen_esp32part vectors byte for byte, CSV dialect,
  * validation rules, OTA check and its suggestion, hostile binaries. */
+#include "testutil.h"
+#include "updraft/partition.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "testutil.h"
-#include "updraft/partition.h"
-
-static const char *const vectors[] = {"arduino_default", "arduino_default_16MB", "arduino_huge_app",
-                                      "arduino_min_spiffs", "idf_singleapp", "idf_two_ota", "idf_two_ota_large"};
+static const char *const vectors[] = {"arduino_default",    "arduino_default_16MB", "arduino_huge_app",
+                                      "arduino_min_spiffs", "idf_singleapp",        "idf_two_ota",
+                                      "idf_two_ota_large"};
 #define NVEC (sizeof vectors / sizeof vectors[0])
 
 static updraft_part_table_t t, t2;
@@ -90,8 +91,8 @@ static void test_vectors(void) {
                                      0x1b, 0xd9, 0x30, 0x25, 0x1e, 0x06, 0xb4, 0xc4};
     CHECK(enc[0xC0] == 0xEB && enc[0xC1] == 0xEB && enc[0xCF] == 0xFF && memcmp(enc + 0xD0, want, 16) == 0);
     /* worked example of spec 1.1: row ota_0 */
-    static const uint8_t row[32] = {0xAA, 0x50, 0x00, 0x10, 0x00, 0x00, 0x11, 0x00, 0x00, 0x00, 0x10,
-                                    0x00, 'o',  't',  'a',  '_',  '0'};
+    static const uint8_t row[32] = {0xAA, 0x50, 0x00, 0x10, 0x00, 0x00, 0x11, 0x00, 0x00,
+                                    0x00, 0x10, 0x00, 'o',  't',  'a',  '_',  '0'};
     CHECK(memcmp(enc + 4 * 32, row, 32) == 0);
     /* bad MD5: flip one bit of an entry */
     memcpy(enc, md5, sizeof enc);

@@ -9,24 +9,23 @@
 extern int tu_failures;
 extern int tu_checks;
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    tu_checks++;                                                             \
-    if (!(cond)) {                                                           \
-      tu_failures++;                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                        \
+#define CHECK(cond)                                                                                                    \
+  do {                                                                                                                 \
+    tu_checks++;                                                                                                       \
+    if (!(cond)) {                                                                                                     \
+      tu_failures++;                                                                                                   \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                         \
+    }                                                                                                                  \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                       \
-  do {                                                                                       \
-    long long tu_a = (long long)(a), tu_b = (long long)(b);                                  \
-    tu_checks++;                                                                             \
-    if (tu_a != tu_b) {                                                                      \
-      tu_failures++;                                                                         \
-      fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__, __LINE__, #a, tu_a, #b, \
-              tu_b);                                                                         \
-    }                                                                                        \
+#define CHECK_EQ(a, b)                                                                                                 \
+  do {                                                                                                                 \
+    long long tu_a = (long long)(a), tu_b = (long long)(b);                                                            \
+    tu_checks++;                                                                                                       \
+    if (tu_a != tu_b) {                                                                                                \
+      tu_failures++;                                                                                                   \
+      fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__, __LINE__, #a, tu_a, #b, tu_b);     \
+    }                                                                                                                  \
   } while (0)
 
 /* Path inside ../shared (UPDRAFT_SHARED env, set by CTest). Static buffer. */

@@ -3,10 +3,19 @@
  * chains to, never the leaf or an intermediate: those rotate every few months
  * (the classic tutorial pinned Amazon's "Server CA 1B", which expired). */
 #define _GNU_SOURCE
+#include "tool.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,95 +25,81 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-#include "tool.h"
-
 #define CERT_SYSTEM_STORE "/etc/ssl/certs/ca-certificates.crt"
-#define CERT_MAX_HOPS 6
-#define CERT_TIMEOUT_S 10
+#define CERT_MAX_HOPS     6
+#define CERT_TIMEOUT_S    10
 
 /* Exit codes of 'updraft cert check' (documented in its --help). */
-#define CHECK_OK 0
-#define CHECK_UNKNOWN_CA 10
+#define CHECK_OK              0
+#define CHECK_UNKNOWN_CA      10
 #define CHECK_PINNED_NON_ROOT 11
-#define CHECK_TIME 12
-#define CHECK_HOSTNAME 13
-#define CHECK_REDIRECT_ROOT 14
-#define CHECK_CONNECT 15
+#define CHECK_TIME            12
+#define CHECK_HOSTNAME        13
+#define CHECK_REDIRECT_ROOT   14
+#define CHECK_CONNECT         15
 
 /* ---- help */
 
 static void help_cert(FILE *out) {
-  fprintf(out,
-          "Usage: updraft cert <subcommand> [options]\n\n"
-          "Find, check and inspect the TLS root certificates a device must trust (its --ca bundle).\n"
-          "Pin the ROOT a server chains to, not its leaf or intermediate certificate: those are replaced\n"
-          "every few months, roots live for decades. See docs/CERTIFICATES.md.\n\n"
-          "Subcommands:\n"
-          "  fetch URL     connect (following redirects), show each server's chain and write the roots\n"
-          "  check URL     can a device holding exactly --ca FILE.pem update from URL? (exit code says why not)\n"
-          "  inspect FILE  list the certificates in a PEM bundle or a C header made by fetch\n\n"
-          "Run 'updraft cert <subcommand> --help' for its options.\n");
+  fprintf(out, "Usage: updraft cert <subcommand> [options]\n\n"
+               "Find, check and inspect the TLS root certificates a device must trust (its --ca bundle).\n"
+               "Pin the ROOT a server chains to, not its leaf or intermediate certificate: those are replaced\n"
+               "every few months, roots live for decades. See docs/CERTIFICATES.md.\n\n"
+               "Subcommands:\n"
+               "  fetch URL     connect (following redirects), show each server's chain and write the roots\n"
+               "  check URL     can a device holding exactly --ca FILE.pem update from URL? (exit code says why not)\n"
+               "  inspect FILE  list the certificates in a PEM bundle or a C header made by fetch\n\n"
+               "Run 'updraft cert <subcommand> --help' for its options.\n");
 }
 
 static void help_fetch(FILE *out) {
-  fprintf(out,
-          "Usage: updraft cert fetch URL [options]\n\n"
-          "Connect to URL like a device would (TLS, GET, follow HTTP redirects), print every certificate\n"
-          "each server sends (subject, issuer, validity, SHA-256 fingerprint) and find the root CA each\n"
-          "chain ends at in the trust store. The distinct roots are the bundle a device needs.\n\n"
-          "Options:\n"
-          "  --out FILE.pem       write the roots as one PEM bundle (give it to 'updraft device run --ca')\n"
-          "  --c-header FILE.h    write the roots as a C string for firmware (static const char NAME[])\n"
-          "  --name IDENT         C identifier for --c-header (default: from the file name, e.g. roots_pem)\n"
-          "  --warn-days N        warn about certificates expiring within N days (default 365)\n"
-          "  --trust-store FILE   PEM file of candidate roots (default " CERT_SYSTEM_STORE ")\n"
-          "  --help               this text\n\n"
-          "Exit status: 0 roots found for every host; 1 a host's root is not in the trust store, a\n"
-          "connection failed, or bad input; 2 usage.\n");
+  fprintf(out, "Usage: updraft cert fetch URL [options]\n\n"
+               "Connect to URL like a device would (TLS, GET, follow HTTP redirects), print every certificate\n"
+               "each server sends (subject, issuer, validity, SHA-256 fingerprint) and find the root CA each\n"
+               "chain ends at in the trust store. The distinct roots are the bundle a device needs.\n\n"
+               "Options:\n"
+               "  --out FILE.pem       write the roots as one PEM bundle (give it to 'updraft device run --ca')\n"
+               "  --c-header FILE.h    write the roots as a C string for firmware (static const char NAME[])\n"
+               "  --name IDENT         C identifier for --c-header (default: from the file name, e.g. roots_pem)\n"
+               "  --warn-days N        warn about certificates expiring within N days (default 365)\n"
+               "  --trust-store FILE   PEM file of candidate roots (default " CERT_SYSTEM_STORE ")\n"
+               "  --help               this text\n\n"
+               "Exit status: 0 roots found for every host; 1 a host's root is not in the trust store, a\n"
+               "connection failed, or bad input; 2 usage.\n");
 }
 
 static void help_check(FILE *out) {
-  fprintf(out,
-          "Usage: updraft cert check URL --ca FILE.pem [options]\n\n"
-          "Answer: can a device that trusts exactly FILE.pem (a PEM bundle or a C header made by fetch)\n"
-          "update from URL, following redirects? If not, say why and what to do.\n\n"
-          "Options:\n"
-          "  --ca FILE            the trust anchors the device holds (required)\n"
-          "  --trust-store FILE   store used to name the root a server really chains to\n"
-          "                       (default " CERT_SYSTEM_STORE ")\n"
-          "  --warn-days N        warn about certificates expiring within N days (default 365)\n"
-          "  --help               this text\n\n"
-          "Exit codes:\n"
-          "   0  ok: every server on the way chains to a root in FILE, dates and names are valid\n"
-          "   1  bad input (unreadable FILE, bad URL), another certificate problem, or an HTTP error\n"
-          "   2  usage\n"
-          "  10  unknown CA: the server chains to a root FILE does not hold (the root is named when the\n"
-          "      trust store knows it)\n"
-          "  11  FILE pins a leaf or an intermediate certificate instead of the root (which one, expiry)\n"
-          "  12  a certificate is expired or not yet valid (which one, its dates)\n"
-          "  13  hostname mismatch: the certificate is for other names (they are listed)\n"
-          "  14  a redirect goes to a host that needs another root (which host, which root)\n"
-          "  15  connection or TLS handshake failure\n");
+  fprintf(out, "Usage: updraft cert check URL --ca FILE.pem [options]\n\n"
+               "Answer: can a device that trusts exactly FILE.pem (a PEM bundle or a C header made by fetch)\n"
+               "update from URL, following redirects? If not, say why and what to do.\n\n"
+               "Options:\n"
+               "  --ca FILE            the trust anchors the device holds (required)\n"
+               "  --trust-store FILE   store used to name the root a server really chains to\n"
+               "                       (default " CERT_SYSTEM_STORE ")\n"
+               "  --warn-days N        warn about certificates expiring within N days (default 365)\n"
+               "  --help               this text\n\n"
+               "Exit codes:\n"
+               "   0  ok: every server on the way chains to a root in FILE, dates and names are valid\n"
+               "   1  bad input (unreadable FILE, bad URL), another certificate problem, or an HTTP error\n"
+               "   2  usage\n"
+               "  10  unknown CA: the server chains to a root FILE does not hold (the root is named when the\n"
+               "      trust store knows it)\n"
+               "  11  FILE pins a leaf or an intermediate certificate instead of the root (which one, expiry)\n"
+               "  12  a certificate is expired or not yet valid (which one, its dates)\n"
+               "  13  hostname mismatch: the certificate is for other names (they are listed)\n"
+               "  14  a redirect goes to a host that needs another root (which host, which root)\n"
+               "  15  connection or TLS handshake failure\n");
 }
 
 static void help_inspect(FILE *out) {
-  fprintf(out,
-          "Usage: updraft cert inspect FILE [options]\n\n"
-          "List the certificates in a PEM bundle (or a DER file, or a C header made by 'cert fetch'):\n"
-          "subject, issuer, whether it is a root (self-signed CA), key type, validity and expiry.\n\n"
-          "Options:\n"
-          "  --warn-days N   warn about certificates expiring within N days (default 365)\n"
-          "  --help          this text\n\n"
-          "Exit status: 0 certificates listed (warnings do not change it); 1 no certificate found or\n"
-          "unreadable file; 2 usage.\n");
+  fprintf(out, "Usage: updraft cert inspect FILE [options]\n\n"
+               "List the certificates in a PEM bundle (or a DER file, or a C header made by 'cert fetch'):\n"
+               "subject, issuer, whether it is a root (self-signed CA), key type, validity and expiry.\n\n"
+               "Options:\n"
+               "  --warn-days N   warn about certificates expiring within N days (default 365)\n"
+               "  --help          this text\n\n"
+               "Exit status: 0 certificates listed (warnings do not change it); 1 no certificate found or\n"
+               "unreadable file; 2 usage.\n");
 }
 
 /* ---- certificate helpers */
@@ -297,7 +292,7 @@ static char *c_header_strings(const char *src, size_t len, size_t *outlen) {
 }
 
 /* All certificates in a file; NULL (error printed) when unreadable or empty. */
-static STACK_OF(X509) *load_bundle(const char *path, bool *was_header) {
+static STACK_OF(X509) * load_bundle(const char *path, bool *was_header) {
   size_t len = 0;
   uint8_t *data = tool_read_file(path, &len);
   if (data == NULL) {
@@ -334,13 +329,14 @@ static STACK_OF(X509) *load_bundle(const char *path, bool *was_header) {
   if (sk_X509_num(sk) == 0) {
     sk_X509_free(sk);
     tool_error("no certificate found in %s; expected PEM (-----BEGIN CERTIFICATE-----), DER, or a C header "
-               "made by 'updraft cert fetch --c-header'", path);
+               "made by 'updraft cert fetch --c-header'",
+               path);
     return NULL;
   }
   return sk;
 }
 
-static X509_STORE *store_from(STACK_OF(X509) *certs) {
+static X509_STORE *store_from(STACK_OF(X509) * certs) {
   X509_STORE *st = X509_STORE_new();
   for (int i = 0; i < sk_X509_num(certs); i++) {
     X509_STORE_add_cert(st, sk_X509_value(certs, i));
@@ -430,8 +426,8 @@ static void host_str(const url_t *u, char *out, size_t len) {
 
 typedef struct {
   url_t url;
-  STACK_OF(X509) *chain; /* as sent by the server, leaf first; NULL if the handshake failed */
-  int status;            /* HTTP status, 0 if none */
+  STACK_OF(X509) * chain; /* as sent by the server, leaf first; NULL if the handshake failed */
+  int status;             /* HTTP status, 0 if none */
   char location[2048];
   char err[1024];
 } hop_t;
@@ -840,7 +836,7 @@ static int parse_cert_args(const char *sub, int argc, char **argv, cert_opts_t *
   return 0;
 }
 
-static bool stack_has(STACK_OF(X509) *sk, X509 *c) {
+static bool stack_has(STACK_OF(X509) * sk, X509 *c) {
   for (int i = 0; i < sk_X509_num(sk); i++) {
     if (X509_cmp(sk_X509_value(sk, i), c) == 0) {
       return true;
@@ -880,7 +876,7 @@ static bool valid_ident(const char *s) {
   return true;
 }
 
-static int write_outputs(const cert_opts_t *o, STACK_OF(X509) *roots) {
+static int write_outputs(const cert_opts_t *o, STACK_OF(X509) * roots) {
   size_t cap = 4096;
   size_t n = 0;
   char *pem = malloc(cap);
@@ -1022,7 +1018,9 @@ static int cmd_cert_fetch(int argc, char **argv) {
       print_cert(v.top, "root", (int)o.warn_days);
       if (v.time_err != 0 || v.host_err != 0 || v.other_err != 0) {
         printf("      WARNING: a device would still refuse this server today: %s\n",
-               X509_verify_cert_error_string(v.time_err ? v.time_err : v.host_err ? v.host_err : v.other_err));
+               X509_verify_cert_error_string(v.time_err   ? v.time_err
+                                             : v.host_err ? v.host_err
+                                                          : v.other_err));
       }
       if (!stack_has(roots, v.top)) {
         X509_up_ref(v.top);
@@ -1076,7 +1074,7 @@ static int cmd_cert_fetch(int argc, char **argv) {
 
 /* ---- check */
 
-static int check_hop(const hop_t *h, int index, X509_STORE *pinned, STACK_OF(X509) *ca_certs, X509_STORE *system,
+static int check_hop(const hop_t *h, int index, X509_STORE *pinned, STACK_OF(X509) * ca_certs, X509_STORE *system,
                      const char *ca_path, const char *sys_path, bool first_hop_trusted, int warn_days) {
   verdict_t v;
   verify_hop(pinned, h, &v);
@@ -1112,8 +1110,8 @@ static int check_hop(const hop_t *h, int index, X509_STORE *pinned, STACK_OF(X50
       code = CHECK_PINNED_NON_ROOT;
       char *nm = name_str(X509_get_subject_name(pinned_non_root));
       time_str(X509_get0_notAfter(pinned_non_root), date1, sizeof date1);
-      printf("FAIL [%d]: %s pins the server's %s certificate '%s' (expires %s) instead of the root.\n", code,
-             ca_path, depth == 0 ? "leaf" : "intermediate", nm ? nm : "?", date1);
+      printf("FAIL [%d]: %s pins the server's %s certificate '%s' (expires %s) instead of the root.\n", code, ca_path,
+             depth == 0 ? "leaf" : "intermediate", nm ? nm : "?", date1);
       printf("  That certificate is replaced when it expires or the operator rotates it, and the device then\n"
              "  stops updating. Pin the root it chains to instead: %s\n",
              real_root != NULL ? real_root : "(not in the trust store; ask the server's operator)");

@@ -2,6 +2,12 @@
  * bootloader model, runs the agent against a real HTTPS server, reboots into
  * the new image, runs the app's self-test, confirms or rolls back, and says
  * what happened at each step. */
+#include "sign.h"
+#include "tool.h"
+#include "updraft/agent.h"
+#include "updraft/bootloader.h"
+#include "updraft/host.h"
+
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -9,21 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sign.h"
-#include "tool.h"
-#include "updraft/agent.h"
-#include "updraft/bootloader.h"
-#include "updraft/host.h"
-
 /* Exit codes of `device run`, one per outcome. */
-#define DEV_EXIT_UPDATED 0
-#define DEV_EXIT_UP_TO_DATE 3
-#define DEV_EXIT_ROLLED_BACK 4
-#define DEV_EXIT_REFUSED 5
-#define DEV_EXIT_FAILED 6
+#define DEV_EXIT_UPDATED      0
+#define DEV_EXIT_UP_TO_DATE   3
+#define DEV_EXIT_ROLLED_BACK  4
+#define DEV_EXIT_REFUSED      5
+#define DEV_EXIT_FAILED       6
 #define DEV_EXIT_NOT_SELECTED 7
-#define DEV_EXIT_BRICKED 8
-#define DEV_EXIT_POWER_CUT 9
+#define DEV_EXIT_BRICKED      8
+#define DEV_EXIT_POWER_CUT    9
 
 typedef struct device_opts {
   const char *flash_path;
@@ -134,8 +134,10 @@ static void on_event(const updraft_event_t *ev, void *user) {
   case UPDRAFT_EVENT_ERROR:
     break;
   case UPDRAFT_EVENT_ROOTS:
-    step(d, "agent: the manifest announced a new root bundle (%u bytes, SHA-256 checked); stored, trusted from the"
-            " next connection on", ev->manifest != NULL ? ev->manifest->roots_size : 0);
+    step(d,
+         "agent: the manifest announced a new root bundle (%u bytes, SHA-256 checked); stored, trusted from the"
+         " next connection on",
+         ev->manifest != NULL ? ev->manifest->roots_size : 0);
     break;
   }
 }
@@ -205,8 +207,8 @@ static const char *run_self_test(device_t *d, updraft_agent_t *a, uint8_t *work,
   }
   if (strcmp(mode, "fail") == 0) {
     rc = updraft_agent_rollback(a);
-    step(d, "app: self-test FAILED; marked invalid (%s), rebooting", rc == UPDRAFT_OK ? "otadata INVALID"
-                                                                                     : updraft_err_name(rc));
+    step(d, "app: self-test FAILED; marked invalid (%s), rebooting",
+         rc == UPDRAFT_OK ? "otadata INVALID" : updraft_err_name(rc));
   } else {
     step(d, "app: hangs before confirming; the watchdog resets the chip");
   }
@@ -215,17 +217,25 @@ static const char *run_self_test(device_t *d, updraft_agent_t *a, uint8_t *work,
 }
 
 static int parse_opts(int argc, char **argv, device_opts_t *o) {
-  static const struct option longopts[] = {
-      {"manifest-url", required_argument, NULL, 'u'}, {"ca", required_argument, NULL, 'c'},
-      {"pin", required_argument, NULL, 'P'},          {"pubkey", required_argument, NULL, 'k'},
-      {"self-test", required_argument, NULL, 's'},    {"reboots", required_argument, NULL, 'r'},
-      {"running-version", required_argument, NULL, 'v'}, {"device-id", required_argument, NULL, 'i'},
-      {"state", required_argument, NULL, 'S'},        {"no-rollback", no_argument, NULL, 'n'},
-      {"json", no_argument, NULL, 'j'},               {"quiet", no_argument, NULL, 'q'},
-      {"power-cut", required_argument, NULL, 'x'},    {"max-retries", required_argument, NULL, 'm'},
-      {"timeout-ms", required_argument, NULL, 't'},   {"min-rate", required_argument, NULL, 'R'},
-      {"secure-version", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"manifest-url", required_argument, NULL, 'u'},
+                                           {"ca", required_argument, NULL, 'c'},
+                                           {"pin", required_argument, NULL, 'P'},
+                                           {"pubkey", required_argument, NULL, 'k'},
+                                           {"self-test", required_argument, NULL, 's'},
+                                           {"reboots", required_argument, NULL, 'r'},
+                                           {"running-version", required_argument, NULL, 'v'},
+                                           {"device-id", required_argument, NULL, 'i'},
+                                           {"state", required_argument, NULL, 'S'},
+                                           {"no-rollback", no_argument, NULL, 'n'},
+                                           {"json", no_argument, NULL, 'j'},
+                                           {"quiet", no_argument, NULL, 'q'},
+                                           {"power-cut", required_argument, NULL, 'x'},
+                                           {"max-retries", required_argument, NULL, 'm'},
+                                           {"timeout-ms", required_argument, NULL, 't'},
+                                           {"min-rate", required_argument, NULL, 'R'},
+                                           {"secure-version", required_argument, NULL, 'V'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->self_test = "pass";
   o->reboots = 3;
@@ -235,30 +245,65 @@ static int parse_opts(int argc, char **argv, device_opts_t *o) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'u': o->manifest_url = optarg; break;
-    case 'c': o->ca_file = optarg; break;
-    case 'P': o->pin = optarg; break;
+    case 'u':
+      o->manifest_url = optarg;
+      break;
+    case 'c':
+      o->ca_file = optarg;
+      break;
+    case 'P':
+      o->pin = optarg;
+      break;
     case 'k':
       if (o->pubkey_count == 4) {
         return tool_usage_error("device run", "at most 4 --pubkey");
       }
       o->pubkey_paths[o->pubkey_count++] = optarg;
       break;
-    case 's': o->self_test = optarg; break;
-    case 'r': o->reboots = atoi(optarg); break;
-    case 'v': o->running_version = optarg; break;
-    case 'i': o->device_id = optarg; break;
-    case 'S': o->state_path = optarg; break;
-    case 'n': o->rollback = false; break;
-    case 'j': o->json = true; break;
-    case 'q': o->quiet = true; break;
-    case 'x': o->power_cut = strtoull(optarg, NULL, 0); break;
-    case 'm': o->max_retries = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 't': o->timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 'R': o->min_rate = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 'V': o->secure_version = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 'h': usage(stdout); exit(0);
-    default: return tool_usage_error("device run", "unknown option");
+    case 's':
+      o->self_test = optarg;
+      break;
+    case 'r':
+      o->reboots = atoi(optarg);
+      break;
+    case 'v':
+      o->running_version = optarg;
+      break;
+    case 'i':
+      o->device_id = optarg;
+      break;
+    case 'S':
+      o->state_path = optarg;
+      break;
+    case 'n':
+      o->rollback = false;
+      break;
+    case 'j':
+      o->json = true;
+      break;
+    case 'q':
+      o->quiet = true;
+      break;
+    case 'x':
+      o->power_cut = strtoull(optarg, NULL, 0);
+      break;
+    case 'm':
+      o->max_retries = (uint32_t)strtoul(optarg, NULL, 0);
+      break;
+    case 't':
+      o->timeout_ms = (uint32_t)strtoul(optarg, NULL, 0);
+      break;
+    case 'R':
+      o->min_rate = (uint32_t)strtoul(optarg, NULL, 0);
+      break;
+    case 'V':
+      o->secure_version = (uint32_t)strtoul(optarg, NULL, 0);
+      break;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    default:
+      return tool_usage_error("device run", "unknown option");
     }
   }
   if (optind + 1 != argc) {
@@ -325,7 +370,9 @@ static int device_open(device_t *d) {
                       diag.msg[0] ? diag.msg : updraft_err_message(rc));
   }
   /* The chip is whatever the image otadata selects was built for. */
-  updraft_boot_options_t dry = {.rollback = d->o.rollback, .apply = false, .chip_id = UPDRAFT_CHIP_ANY,
+  updraft_boot_options_t dry = {.rollback = d->o.rollback,
+                                .apply = false,
+                                .chip_id = UPDRAFT_CHIP_ANY,
                                 .table_offset = UPDRAFT_PART_TABLE_OFFSET};
   updraft_boot_result_t r;
   d->chip_id = UPDRAFT_CHIP_ANY;
@@ -346,8 +393,11 @@ static int device_open(device_t *d) {
     d->o.state_path = state_default;
   }
   updraft_file_storage_port(&d->storage_ctx, d->o.state_path, &d->storage);
-  updraft_curl_options_t co = {.ca_file = d->o.ca_file, .pinned_pubkey = d->o.pin, .stall_timeout_ms = d->o.timeout_ms,
-                               .min_rate_bps = d->o.min_rate, .min_rate_window_s = d->o.min_rate ? 30 : 0};
+  updraft_curl_options_t co = {.ca_file = d->o.ca_file,
+                               .pinned_pubkey = d->o.pin,
+                               .stall_timeout_ms = d->o.timeout_ms,
+                               .min_rate_bps = d->o.min_rate,
+                               .min_rate_window_s = d->o.min_rate ? 30 : 0};
   if (load_trust(d, &co) != 0) {
     return TOOL_EXIT_FAIL;
   }
@@ -438,8 +488,7 @@ static int device_run(device_t *d) {
        d->booted.part.label, d->o.manifest_url);
   rc = updraft_agent_run(&agent);
   if (d->sim.powered_off) {
-    step(d, "POWER CUT at flash operation %llu (torn write); the device is off",
-         (unsigned long long)d->o.power_cut);
+    step(d, "POWER CUT at flash operation %llu (torn write); the device is off", (unsigned long long)d->o.power_cut);
     return finish(d, "power-cut", DEV_EXIT_POWER_CUT, UPDRAFT_ERR_POWER_LOSS, &agent);
   }
   switch (updraft_agent_outcome(&agent)) {
@@ -469,7 +518,7 @@ static int device_run(device_t *d) {
   const char *outcome = run_self_test(d, &agent, work, sizeof work, &code);
   if (code == DEV_EXIT_ROLLED_BACK && d->o.reboots >= 2) {
     if ((rc = device_boot(d, strcmp(d->o.self_test, "fail") == 0 ? "after the app marked itself invalid"
-                                                                  : "watchdog reset"))) {
+                                                                 : "watchdog reset"))) {
       return finish(d, "bricked", rc, 0, NULL);
     }
     agent_setup(d, &agent, work, sizeof work); /* the old app notes the rejected release */

@@ -1,19 +1,18 @@
 /* updraft flash: build and inspect a simulated ESP32 flash image (a file of
  * the chip's size), and play the bootloader and the running app's otadata
  * calls on it: new, info, set-boot, boot, mark-valid, mark-invalid. */
-#include <ctype.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
-
 #include "tool.h"
 #include "updraft/bootloader.h"
 #include "updraft/host.h"
 #include "updraft/image.h"
 #include "updraft/otadata.h"
 #include "updraft/partition.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define MAX_WRITES 32
 
@@ -119,9 +118,9 @@ static const struct {
   uint16_t id;
   uint32_t bootloader_offset;
 } chips[] = {
-    {"esp32", 0x00, 0x1000},  {"esp32s2", 0x02, 0x1000}, {"esp32c3", 0x05, 0x0},   {"esp32s3", 0x09, 0x0},
-    {"esp32c2", 0x0C, 0x0},   {"esp32c6", 0x0D, 0x0},    {"esp32h2", 0x10, 0x0},   {"esp32p4", 0x12, 0x2000},
-    {"esp32c61", 0x14, 0x0},  {"esp32c5", 0x17, 0x2000},
+    {"esp32", 0x00, 0x1000}, {"esp32s2", 0x02, 0x1000}, {"esp32c3", 0x05, 0x0}, {"esp32s3", 0x09, 0x0},
+    {"esp32c2", 0x0C, 0x0},  {"esp32c6", 0x0D, 0x0},    {"esp32h2", 0x10, 0x0}, {"esp32p4", 0x12, 0x2000},
+    {"esp32c61", 0x14, 0x0}, {"esp32c5", 0x17, 0x2000},
 };
 
 static int chip_by_name(const char *text, uint16_t *id) {
@@ -163,8 +162,8 @@ static int parse_args(const char *sub, const char *usage, int argc, char **argv,
       return -1;
     } else if (strcmp(o, "--json") == 0 && usage == usage_info) {
       a->json = true;
-    } else if (strcmp(o, "--rollback") == 0 && (usage == usage_info || usage == usage_boot ||
-                                                 usage == usage_set_boot)) {
+    } else if (strcmp(o, "--rollback") == 0 &&
+               (usage == usage_info || usage == usage_boot || usage == usage_set_boot)) {
       a->rollback = true;
     } else if (strcmp(o, "--table") == 0 && usage == usage_new) {
       val = &a->table;
@@ -242,7 +241,8 @@ static int open_flash(flash_ctx_t *c, const char *path, const flash_args_t *a) {
   int rc = updraft_flash_sim_open(&c->sim, path, 0, false);
   if (rc != UPDRAFT_OK) {
     return tool_error("cannot open flash image %s (missing, empty or not a multiple of 4 KiB); "
-                      "make one with 'updraft flash new'", path);
+                      "make one with 'updraft flash new'",
+                      path);
   }
   updraft_flash_sim_port(&c->sim, &c->flash);
   if (a->table_offset > c->sim.size || c->sim.size - a->table_offset < UPDRAFT_PART_BIN_SIZE) {
@@ -370,8 +370,7 @@ static int flash_new(int argc, char **argv) {
     }
     if (boot_len < 24 || boot[0] != UPDRAFT_IMAGE_MAGIC) {
       free(boot);
-      return tool_error("%s is not an ESP image (no 0xE9 header); pass the 2nd-stage bootloader.bin",
-                        a.bootloader);
+      return tool_error("%s is not an ESP image (no 0xE9 header); pass the 2nd-stage bootloader.bin", a.bootloader);
     }
     uint16_t bchip = (uint16_t)(boot[12] | (boot[13] << 8));
     if (bootloader_offset(bchip, &boot_off) != 0) {
@@ -503,8 +502,8 @@ static int flash_info(int argc, char **argv) {
   const updraft_partition_t *od = otadata_part(&c);
   int od_rc = od != NULL ? updraft_otadata_read(&c.flash, od, e) : UPDRAFT_ERR_OTADATA_MISSING;
   int active = od_rc == UPDRAFT_OK ? updraft_otadata_active(e) : -1;
-  updraft_boot_options_t opts = {.rollback = a.rollback, .apply = false, .chip_id = c.chip,
-                                 .table_offset = a.table_offset};
+  updraft_boot_options_t opts = {
+      .rollback = a.rollback, .apply = false, .chip_id = c.chip, .table_offset = a.table_offset};
   updraft_boot_result_t br;
   int brc = updraft_bootloader_boot(&c.flash, &c.table, &opts, &br);
   char tb[8], sb[8];
@@ -559,8 +558,8 @@ static int flash_info(int argc, char **argv) {
       if (e[i].seq == 0xFFFFFFFFu && e[i].crc == 0xFFFFFFFFu) {
         printf("  entry[%d]: erased\n", i);
       } else {
-        printf("  entry[%d]: seq %u, state %s, crc %s, %s", i, (unsigned)e[i].seq,
-               updraft_ota_state_name(e[i].state), crc_ok ? "ok" : "BAD", valid ? "valid" : "invalid");
+        printf("  entry[%d]: seq %u, state %s, crc %s, %s", i, (unsigned)e[i].seq, updraft_ota_state_name(e[i].state),
+               crc_ok ? "ok" : "BAD", valid ? "valid" : "invalid");
         if (valid && n > 0) {
           printf(" -> ota_%u", (unsigned)((e[i].seq - 1u) % n));
         }
@@ -578,8 +577,9 @@ static int flash_info(int argc, char **argv) {
     }
     updraft_image_info_t info;
     memset(&info, 0, sizeof info);
-    int vrc = p->offset < c.sim.size && c.sim.mem[p->offset] == 0xFF ? UPDRAFT_ERR_NOT_FOUND
-                                           : updraft_bootloader_verify_image(&c.flash, p, c.chip, &info);
+    int vrc = p->offset < c.sim.size && c.sim.mem[p->offset] == 0xFF
+                  ? UPDRAFT_ERR_NOT_FOUND
+                  : updraft_bootloader_verify_image(&c.flash, p, c.chip, &info);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "label", p->label);
     cJSON_AddBoolToObject(o, "valid", vrc == UPDRAFT_OK);
@@ -596,8 +596,7 @@ static int flash_info(int argc, char **argv) {
     if (!a.json) {
       if (vrc == UPDRAFT_OK) {
         printf("  %-16s %s %s (%s, %u bytes)\n", p->label, info.has_app_desc ? info.app.project_name : "?",
-               info.has_app_desc ? info.app.version : "?", updraft_chip_name(info.chip_id),
-               (unsigned)info.total_len);
+               info.has_app_desc ? info.app.version : "?", updraft_chip_name(info.chip_id), (unsigned)info.total_len);
       } else {
         printf("  %-16s %s\n", p->label, vrc == UPDRAFT_ERR_NOT_FOUND ? "empty (erased)" : err_text(vrc));
       }
@@ -720,8 +719,8 @@ static int flash_boot(int argc, char **argv) {
   if (open_flash(&c, a.pos[0], &a) != 0) {
     return TOOL_EXIT_FAIL;
   }
-  updraft_boot_options_t opts = {.rollback = a.rollback, .apply = true, .chip_id = c.chip,
-                                 .table_offset = a.table_offset};
+  updraft_boot_options_t opts = {
+      .rollback = a.rollback, .apply = true, .chip_id = c.chip, .table_offset = a.table_offset};
   updraft_boot_result_t br;
   rc = updraft_bootloader_boot(&c.flash, &c.table, &opts, &br);
   int result = TOOL_EXIT_OK;
@@ -766,11 +765,12 @@ static int flash_mark(int argc, char **argv, bool valid) {
   }
   rc = updraft_otadata_read(&c.flash, od, e);
   int active = rc == UPDRAFT_OK ? updraft_otadata_active(e) : -1;
-  const updraft_partition_t *run = active >= 0 && n > 0 ? updraft_part_ota_slot(&c.table, (e[active].seq - 1u) % n)
-                                                       : NULL;
+  const updraft_partition_t *run =
+      active >= 0 && n > 0 ? updraft_part_ota_slot(&c.table, (e[active].seq - 1u) % n) : NULL;
   if (run == NULL) {
     tool_error("no valid otadata entry: the running app is factory (or ota_0 by default); there is nothing "
-               "to %s (ESP-IDF returns ESP_FAIL here)", valid ? "confirm" : "reject");
+               "to %s (ESP-IDF returns ESP_FAIL here)",
+               valid ? "confirm" : "reject");
     goto out;
   }
   updraft_boot_otadata_t bctx;
@@ -779,7 +779,8 @@ static int flash_mark(int argc, char **argv, bool valid) {
   rc = valid ? b.ops->mark_valid(b.ctx) : b.ops->mark_invalid(b.ctx);
   if (rc == UPDRAFT_ERR_ROLLBACK_FAILED) {
     tool_error("cannot mark %s invalid: no other valid app to return to (the other otadata entry is not "
-               "valid or its image does not verify, and there is no factory app)", run->label);
+               "valid or its image does not verify, and there is no factory app)",
+               run->label);
     goto out;
   }
   if (rc != UPDRAFT_OK) {
@@ -808,8 +809,12 @@ int cmd_flash(int argc, char **argv) {
     const char *name;
     int (*run)(int argc, char **argv);
   } subs[] = {
-      {"new", flash_new},   {"info", flash_info},           {"set-boot", flash_set_boot},
-      {"boot", flash_boot}, {"mark-valid", flash_mark_valid}, {"mark-invalid", flash_mark_invalid},
+      {"new", flash_new},
+      {"info", flash_info},
+      {"set-boot", flash_set_boot},
+      {"boot", flash_boot},
+      {"mark-valid", flash_mark_valid},
+      {"mark-invalid", flash_mark_invalid},
   };
   if (argc < 2) {
     fputs(usage_main, stderr);

@@ -1,58 +1,54 @@
 /* updraft part: ESP-IDF partition tables (CSV <-> binary like
  * gen_esp32part.py, validation, OTA readiness). */
+#include "tool.h"
+#include "updraft/partition.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
-#include "updraft/partition.h"
-
 #define SUGGESTION_MAX 8192
 
 static void help_part(FILE *out) {
-  fprintf(out,
-          "Usage: updraft part <subcommand> [options]\n\n"
-          "ESP-IDF partition tables, byte-compatible with gen_esp32part.py.\n\n"
-          "Subcommands:\n"
-          "  mkbin IN.csv OUT.bin   convert a partition CSV to the 3072-byte binary (validates first)\n"
-          "  csv IN.bin             print a binary partition table as CSV\n"
-          "  check FILE             validate a CSV or binary table and check that OTA updates can work\n\n"
-          "Run 'updraft part <subcommand> --help' for its options.\n");
+  fprintf(out, "Usage: updraft part <subcommand> [options]\n\n"
+               "ESP-IDF partition tables, byte-compatible with gen_esp32part.py.\n\n"
+               "Subcommands:\n"
+               "  mkbin IN.csv OUT.bin   convert a partition CSV to the 3072-byte binary (validates first)\n"
+               "  csv IN.bin             print a binary partition table as CSV\n"
+               "  check FILE             validate a CSV or binary table and check that OTA updates can work\n\n"
+               "Run 'updraft part <subcommand> --help' for its options.\n");
 }
 
 static void help_mkbin(FILE *out) {
-  fprintf(out,
-          "Usage: updraft part mkbin IN.csv OUT.bin [options]\n\n"
-          "Convert a gen_esp32part CSV to the binary partition table (the same bytes gen_esp32part.py writes).\n"
-          "The table is validated first; an invalid table is not written (exit 1).\n\n"
-          "Options:\n"
-          "  --offset ADDR       partition table address (default 0x8000); empty offsets start at ADDR+0x1000\n"
-          "  --flash-size SIZE   check that the partitions fit, e.g. 4MB, 16MB, 0x400000 (default: no check)\n"
-          "  --no-md5            omit the MD5 entry (gen_esp32part --disable-md5sum)\n"
-          "  --help              this text\n");
+  fprintf(out, "Usage: updraft part mkbin IN.csv OUT.bin [options]\n\n"
+               "Convert a gen_esp32part CSV to the binary partition table (the same bytes gen_esp32part.py writes).\n"
+               "The table is validated first; an invalid table is not written (exit 1).\n\n"
+               "Options:\n"
+               "  --offset ADDR       partition table address (default 0x8000); empty offsets start at ADDR+0x1000\n"
+               "  --flash-size SIZE   check that the partitions fit, e.g. 4MB, 16MB, 0x400000 (default: no check)\n"
+               "  --no-md5            omit the MD5 entry (gen_esp32part --disable-md5sum)\n"
+               "  --help              this text\n");
 }
 
 static void help_csv(FILE *out) {
-  fprintf(out,
-          "Usage: updraft part csv IN.bin [options]\n\n"
-          "Print a binary partition table as CSV on stdout (sizes in K/M when divisible, like gen_esp32part).\n"
-          "'updraft part mkbin' turns that CSV back into the same binary.\n\n"
-          "Options:\n"
-          "  --offset ADDR       partition table address used by the validation (default 0x8000)\n"
-          "  --help              this text\n");
+  fprintf(out, "Usage: updraft part csv IN.bin [options]\n\n"
+               "Print a binary partition table as CSV on stdout (sizes in K/M when divisible, like gen_esp32part).\n"
+               "'updraft part mkbin' turns that CSV back into the same binary.\n\n"
+               "Options:\n"
+               "  --offset ADDR       partition table address used by the validation (default 0x8000)\n"
+               "  --help              this text\n");
 }
 
 static void help_check(FILE *out) {
-  fprintf(out,
-          "Usage: updraft part check FILE [options]\n\n"
-          "Validate a partition table (CSV, or binary starting with AA 50), print it, and check that it\n"
-          "supports OTA updates (an otadata partition and two OTA app slots). Exit 0 when valid and\n"
-          "OTA-capable, 1 otherwise; for a table without OTA slots a corrected CSV is suggested.\n\n"
-          "Options:\n"
-          "  --flash-size SIZE   flash size, e.g. 4MB, 16MB, 0x400000 (default: not checked; the\n"
-          "                      suggestion then assumes 4MB)\n"
-          "  --offset ADDR       partition table address (default 0x8000)\n"
-          "  --help              this text\n");
+  fprintf(out, "Usage: updraft part check FILE [options]\n\n"
+               "Validate a partition table (CSV, or binary starting with AA 50), print it, and check that it\n"
+               "supports OTA updates (an otadata partition and two OTA app slots). Exit 0 when valid and\n"
+               "OTA-capable, 1 otherwise; for a table without OTA slots a corrected CSV is suggested.\n\n"
+               "Options:\n"
+               "  --flash-size SIZE   flash size, e.g. 4MB, 16MB, 0x400000 (default: not checked; the\n"
+               "                      suggestion then assumes 4MB)\n"
+               "  --offset ADDR       partition table address (default 0x8000)\n"
+               "  --help              this text\n");
 }
 
 typedef struct {
@@ -227,8 +223,7 @@ static int run_csv(int argc, char **argv) {
   static char out[UPDRAFT_PART_MAX * 80 + 128];
   int n = updraft_part_format_csv(&t, out, sizeof out);
   if (n < 0) {
-    return tool_error("%s: a partition label or flag cannot be written as CSV (%s)", a.pos[0],
-                      updraft_err_message(n));
+    return tool_error("%s: a partition label or flag cannot be written as CSV (%s)", a.pos[0], updraft_err_message(n));
   }
   fwrite(out, 1, (size_t)n, stdout);
   return TOOL_EXIT_OK;

@@ -199,7 +199,8 @@ static int load_roots(const release_opts_t *o, sign_release_t *r, char *rel, siz
   }
   if (len > 4096) {
     return tool_error("%s is %zu bytes; a root bundle for devices must fit in 4096 bytes (the agent's work buffer):"
-                      " keep only the roots the fleet needs", o->roots, len);
+                      " keep only the roots the fleet needs",
+                      o->roots, len);
   }
   BIO *bio = BIO_new_mem_buf(data, (int)len);
   int count = 0, cas = 0;
@@ -212,11 +213,13 @@ static int load_roots(const release_opts_t *o, sign_release_t *r, char *rel, siz
   BIO_free(bio);
   ERR_clear_error();
   if (count == 0) {
-    return tool_error("%s holds no PEM certificate (expected root CAs, e.g. from 'updraft cert fetch --out')", o->roots);
+    return tool_error("%s holds no PEM certificate (expected root CAs, e.g. from 'updraft cert fetch --out')",
+                      o->roots);
   }
   if (cas != count) {
     return tool_error("%s holds %d certificate(s) that are not CAs; devices need root certificates, not the"
-                      " server's own (see docs/CERTIFICATES.md)", o->roots, count - cas);
+                      " server's own (see docs/CERTIFICATES.md)",
+                      o->roots, count - cas);
   }
   uint8_t d[32];
   unsigned int dn = 0;
@@ -259,7 +262,8 @@ static int parse_args(int argc, char **argv, release_opts_t *o) {
     }
     static const char *const known[] = {
         "--key",         "--out",          "--version",        "--product",    "--channel",
-        "--min-version", "--expires-days", "--secure-version", "--block-size", "--rollout-percent", "--roots"};
+        "--min-version", "--expires-days", "--secure-version", "--block-size", "--rollout-percent",
+        "--roots"};
     bool is_known = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
       is_known = is_known || strcmp(a, known[k]) == 0;

@@ -3,11 +3,20 @@
  * (Connection: close); timeouts keep a stalled client from holding a slot
  * forever. Without --cert a local development CA is created once and reused. */
 #define _GNU_SOURCE
+#include "tool.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,21 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-#include "tool.h"
-
 #define SERVE_MAX_CHILDREN 64
-#define SERVE_HEADER_MAX 16384
-#define SERVE_CHUNK 65536
-#define SERVE_EXIT_SERVED 0 /* child served one request */
-#define SERVE_EXIT_IDLE 3   /* child saw no (complete) request */
+#define SERVE_HEADER_MAX   16384
+#define SERVE_CHUNK        65536
+#define SERVE_EXIT_SERVED  0 /* child served one request */
+#define SERVE_EXIT_IDLE    3 /* child saw no (complete) request */
 
 typedef struct {
   const char *dir;
@@ -57,24 +56,23 @@ static void on_stop_signal(int sig) {
 }
 
 static void help_serve(FILE *out) {
-  fprintf(out,
-          "Usage: updraft serve DIR [options]\n\n"
-          "Serve the files under DIR over HTTPS (GET and HEAD, byte ranges, ETag) for development and\n"
-          "tests. Only files below DIR are served; '..' is refused. Without --cert a local development\n"
-          "CA and a certificate for localhost, 127.0.0.1 and ::1 are created once (EC P-256) and reused;\n"
-          "the command prints the CA file to give the device (--ca) or curl (--cacert).\n\n"
-          "Options:\n"
-          "  --port N           TCP port (default 8443; 0 picks a free port and prints it)\n"
-          "  --bind ADDR        address to listen on (default 127.0.0.1; e.g. ::1 or 0.0.0.0)\n"
-          "  --cert C.pem       server certificate chain (PEM) instead of the development CA\n"
-          "  --key K.pem        private key for --cert\n"
-          "  --ca-dir DIR       where the development CA lives (default $UPDRAFT_DEV_CA_DIR, else\n"
-          "                     $HOME/.updraft/dev-ca/)\n"
-          "  --timeout SECONDS  a client must finish the TLS handshake and request in this time, and\n"
-          "                     each write may block at most this long (default 10)\n"
-          "  --max-requests N   exit after serving N requests (default: run until Ctrl-C / SIGTERM)\n"
-          "  --quiet            do not log one line per request\n"
-          "  --help             this text\n");
+  fprintf(out, "Usage: updraft serve DIR [options]\n\n"
+               "Serve the files under DIR over HTTPS (GET and HEAD, byte ranges, ETag) for development and\n"
+               "tests. Only files below DIR are served; '..' is refused. Without --cert a local development\n"
+               "CA and a certificate for localhost, 127.0.0.1 and ::1 are created once (EC P-256) and reused;\n"
+               "the command prints the CA file to give the device (--ca) or curl (--cacert).\n\n"
+               "Options:\n"
+               "  --port N           TCP port (default 8443; 0 picks a free port and prints it)\n"
+               "  --bind ADDR        address to listen on (default 127.0.0.1; e.g. ::1 or 0.0.0.0)\n"
+               "  --cert C.pem       server certificate chain (PEM) instead of the development CA\n"
+               "  --key K.pem        private key for --cert\n"
+               "  --ca-dir DIR       where the development CA lives (default $UPDRAFT_DEV_CA_DIR, else\n"
+               "                     $HOME/.updraft/dev-ca/)\n"
+               "  --timeout SECONDS  a client must finish the TLS handshake and request in this time, and\n"
+               "                     each write may block at most this long (default 10)\n"
+               "  --max-requests N   exit after serving N requests (default: run until Ctrl-C / SIGTERM)\n"
+               "  --quiet            do not log one line per request\n"
+               "  --help             this text\n");
 }
 
 /* ---- small helpers */
@@ -274,8 +272,10 @@ static int dev_ca_ensure(const char *dir, dev_ca_t *out) {
                X509_cmp_current_time(X509_get0_notAfter(ca)) > 0;
   if (!ca_ok) {
     if (access(out->ca_pem, F_OK) == 0) {
-      fprintf(stderr, "updraft: warning: the development CA in %s is unreadable, mismatched or expired; "
-                      "creating a new one (devices must be given the new ca.pem)\n", dir);
+      fprintf(stderr,
+              "updraft: warning: the development CA in %s is unreadable, mismatched or expired; "
+              "creating a new one (devices must be given the new ca.pem)\n",
+              dir);
     }
     X509_free(ca);
     EVP_PKEY_free(ca_key);
@@ -364,17 +364,28 @@ typedef struct {
 
 static const char *status_text(int code) {
   switch (code) {
-  case 200: return "OK";
-  case 206: return "Partial Content";
-  case 304: return "Not Modified";
-  case 400: return "Bad Request";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 416: return "Range Not Satisfiable";
-  case 431: return "Request Header Fields Too Large";
-  case 505: return "HTTP Version Not Supported";
-  default: return "Internal Server Error";
+  case 200:
+    return "OK";
+  case 206:
+    return "Partial Content";
+  case 304:
+    return "Not Modified";
+  case 400:
+    return "Bad Request";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 416:
+    return "Range Not Satisfiable";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "Internal Server Error";
   }
 }
 
@@ -977,7 +988,8 @@ int cmd_serve(int argc, char **argv) {
     printf("  server cert:     %s (localhost, 127.0.0.1, ::1%s)\n", dev.leaf_pem,
            dev.leaf_created ? "; created now" : "");
     printf("  the device must trust this CA:\n");
-    printf("    updraft device run FLASH.img --pubkey PUB.pem --manifest-url %smanifest.json --ca %s\n", url, dev.ca_pem);
+    printf("    updraft device run FLASH.img --pubkey PUB.pem --manifest-url %smanifest.json --ca %s\n", url,
+           dev.ca_pem);
     printf("    curl --cacert %s %smanifest.json\n", dev.ca_pem, url);
   } else {
     printf("  certificate:     %s\n", o.cert);

@@ -2,17 +2,17 @@
  * name of an image and fix its checksum byte and appended SHA-256, so one
  * real image yields any number of distinct, valid releases (tests, demos,
  * rehearsing a rollout without rebuilding firmware). */
+#include "tool.h"
+#include "updraft/image.h"
+
 #include <getopt.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
-#include "updraft/image.h"
-
 #define DESC_VERSION_OFFSET 0x30u
 #define DESC_PROJECT_OFFSET 0x50u
-#define DESC_FIELD_LEN 32u
+#define DESC_FIELD_LEN      32u
 
 static void restamp_usage(FILE *out) {
   fprintf(out, "Usage: updraft image restamp IN.bin OUT.bin [--version V] [--project NAME]\n\n"
@@ -36,17 +36,25 @@ int cmd_image_restamp(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'v': version = optarg; break;
-    case 'p': project = optarg; break;
-    case 'h': restamp_usage(stdout); return TOOL_EXIT_OK;
-    default: return tool_usage_error("image restamp", "unknown option");
+    case 'v':
+      version = optarg;
+      break;
+    case 'p':
+      project = optarg;
+      break;
+    case 'h':
+      restamp_usage(stdout);
+      return TOOL_EXIT_OK;
+    default:
+      return tool_usage_error("image restamp", "unknown option");
     }
   }
   if (optind + 2 != argc) {
     restamp_usage(stderr);
     return TOOL_EXIT_USAGE;
   }
-  if ((version != NULL && strlen(version) >= DESC_FIELD_LEN) || (project != NULL && strlen(project) >= DESC_FIELD_LEN)) {
+  if ((version != NULL && strlen(version) >= DESC_FIELD_LEN) ||
+      (project != NULL && strlen(project) >= DESC_FIELD_LEN)) {
     return tool_usage_error("image restamp", "version and project must be shorter than 32 characters");
   }
   size_t len = 0;

@@ -69,7 +69,7 @@ typedef struct sign_release {
   const char *min_version;  /* "" = none */
   bool halt;
   /* optional trust-anchor bundle announced to devices (NULL = none) */
-  const char *roots_path;   /* "roots/<sha256>.pem" */
+  const char *roots_path; /* "roots/<sha256>.pem" */
   const uint8_t *roots;
   size_t roots_size;
 } sign_release_t;

@@ -1,7 +1,7 @@
 /* Host clock port: real time, or a fixed/unset time for tests. */
-#include <time.h>
-
 #include "updraft/host.h"
+
+#include <time.h>
 
 static int host_now(void *ctx, int64_t *unix_seconds) {
   const updraft_host_clock_t *c = ctx;

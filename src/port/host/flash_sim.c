@@ -1,14 +1,14 @@
 /* Simulated SPI NOR flash: a file mapped MAP_SHARED (or heap memory) that
  * follows NOR rules (erase 4 KiB units to 0xFF, program only clears bits),
  * counts operations and cuts power at a chosen operation. */
+#include "updraft/host.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "updraft/host.h"
 
 int updraft_flash_sim_open(updraft_flash_sim_t *sim, const char *path, uint32_t size, bool create) {
   if (sim == NULL) {

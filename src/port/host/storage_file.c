@@ -1,12 +1,12 @@
 /* Host storage port: a small key/value file, one "key=hexvalue" line per
  * key, replaced atomically (write temp, fsync, rename) on every set, so a
  * power cut leaves the old or the new file, like NVS on the device. */
+#include "updraft/host.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "updraft/host.h"
 
 #define STORAGE_MAX_FILE 16384
 
@@ -23,8 +23,10 @@ static int load_file(const char *path, char *buf, size_t cap) {
 }
 
 static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
   return -1;
 }
 

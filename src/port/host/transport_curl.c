@@ -3,6 +3,8 @@
  * failures classified from OpenSSL's verify result with a summary of the
  * certificate that failed. The core pulls body bytes with read(); libcurl's
  * push callback is paused when our buffer is full (no unbounded buffering). */
+#include "updraft/host.h"
+
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -12,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#include "updraft/host.h"
 
 #define CURL_BUF_SIZE (64u * 1024u)
 
@@ -80,8 +80,8 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store) {
     time_text(cert ? X509_get0_notBefore(cert) : NULL, from, sizeof from);
     time_text(cert ? X509_get0_notAfter(cert) : NULL, until, sizeof until);
     t->verify_error = X509_STORE_CTX_get_error(store);
-    snprintf(t->cert_summary, sizeof t->cert_summary, "certificate %s issued by %s, valid %s to %s (depth %d)",
-             subject, issuer, from, until, X509_STORE_CTX_get_error_depth(store));
+    snprintf(t->cert_summary, sizeof t->cert_summary, "certificate %s issued by %s, valid %s to %s (depth %d)", subject,
+             issuer, from, until, X509_STORE_CTX_get_error_depth(store));
   }
   return 0;
 }
