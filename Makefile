@@ -40,7 +40,7 @@ fuzz-smoke:
 bench: build
 	bash bench/run.sh $(BUILD)
 
-test-rv32:
+test-rv32: build
 	bash tests/rv32/run.sh
 
 footprint:

@@ -493,11 +493,38 @@ static void describe(updraft_agent_t *a, const char *fmt_a, const char *s1, cons
   append_str(a->detail, sizeof a->detail, s2, strlen(s2));
 }
 
+/* Length of the running image (header, segments, checksum block, hash) read
+ * from its headers only; 0 when it cannot be walked. */
+static uint32_t running_image_len(updraft_agent_t *a) {
+  uint8_t h[24];
+  if (updraft_flash_read(a->ports.flash, a->running.offset, h, sizeof h) != UPDRAFT_OK || h[0] != 0xE9 ||
+      h[1] > UPDRAFT_IMAGE_MAX_SEGMENTS) {
+    return 0;
+  }
+  uint32_t pos = 24;
+  for (unsigned i = 0; i < h[1]; i++) {
+    uint8_t sh[8];
+    if (pos > a->running.size - 8 ||
+        updraft_flash_read(a->ports.flash, a->running.offset + pos, sh, sizeof sh) != UPDRAFT_OK) {
+      return 0;
+    }
+    uint32_t len = get_le32(sh + 4);
+    if (len > a->running.size - pos - 8) {
+      return 0;
+    }
+    pos += 8 + len;
+  }
+  return ((pos + 16u) & ~15u) + (h[23] ? 32u : 0u);
+}
+
 static bool running_image_matches(updraft_agent_t *a) {
-  /* Hash the running slot's first image_size bytes (the running image is the
-   * release if its file digest equals the manifest's). */
+  /* The running image is the release if its file digest equals the
+   * manifest's. Hash only when the lengths allow it (a release file is the
+   * image, plus padding and a signature sector when signed). */
   const updraft_manifest_t *m = &a->manifest;
-  if (m->image_size > a->running.size) {
+  uint32_t len = running_image_len(a);
+  if (m->image_size > a->running.size || len == 0 || m->image_size < len ||
+      (m->image_size > len && m->image_size - len > 0x11000u)) {
     return false;
   }
   _Alignas(8) uint8_t ctx[UPDRAFT_HASH_CTX_SIZE];

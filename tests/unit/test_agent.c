@@ -218,6 +218,11 @@ static void expect_refusal(const char *what, const uint8_t *image, const char *v
 static void test_decisions(void) {
   fx_release_t r;
   expect_refusal("same version", v1, "1.0.0", NULL, UPDRAFT_OK, UPDRAFT_OUTCOME_UP_TO_DATE);
+  /* Arduino-style: the descriptor's version is not the product's; the running
+   * image's bytes are the release's, so it is up to date whatever the names */
+  fx_running_version = "0.0.1";
+  expect_refusal("same image, other version name", v1, "2.0.0", NULL, UPDRAFT_OK, UPDRAFT_OUTCOME_UP_TO_DATE);
+  fx_running_version = NULL;
   expect_refusal("older", v2, "0.9.0", NULL, UPDRAFT_ERR_VERSION_NOT_NEWER, UPDRAFT_OUTCOME_REFUSED);
   r = (fx_release_t){.chip_id = 5};
   expect_refusal("wrong chip", v2, "2.0.0", &r, UPDRAFT_ERR_WRONG_CHIP, UPDRAFT_OUTCOME_REFUSED);
