@@ -73,7 +73,7 @@ typedef struct updraft_event {
 typedef void (*updraft_event_cb_t)(const updraft_event_t *ev, void *user);
 
 typedef struct updraft_agent_config {
-  const char *manifest_url;     /* https://... ; copied */
+  const char *manifest_url;     /* https://...; not copied: must outlive the agent (presigned URLs may be long) */
   const updraft_pubkey_t *keys; /* trusted release keys; must outlive the agent */
   size_t key_count;
   const char *device_id;       /* for staged rollouts (e.g. the MAC); NULL = "" */
@@ -105,7 +105,6 @@ typedef struct updraft_agent {
   /* private */
   updraft_agent_config_t cfg;
   updraft_ports_t ports;
-  char url[UPDRAFT_AGENT_URL_MAX];
   char image_url[UPDRAFT_AGENT_URL_MAX];
   updraft_status_t status;
   updraft_outcome_t outcome;

@@ -222,7 +222,7 @@ static int resolve_url(updraft_agent_t *a, const char *path) {
   if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0) {
     return append_str(out, sizeof a->image_url, path, strlen(path)) ? UPDRAFT_OK : UPDRAFT_ERR_HTTP_URL;
   }
-  const char *url = a->url;
+  const char *url = a->cfg.manifest_url;
   const char *scheme_end = strstr(url, "://");
   if (scheme_end == NULL) {
     return UPDRAFT_ERR_HTTP_URL;
@@ -361,10 +361,6 @@ int updraft_agent_init(updraft_agent_t *a, const updraft_agent_config_t *cfg, co
   memset(a, 0, sizeof *a);
   a->cfg = *cfg;
   a->ports = *ports;
-  if (strlen(cfg->manifest_url) >= sizeof a->url) {
-    return UPDRAFT_ERR_HTTP_URL;
-  }
-  copy_str(a->url, sizeof a->url, cfg->manifest_url);
   if (a->cfg.timeout_ms == 0) {
     a->cfg.timeout_ms = AGENT_DEFAULT_TIMEOUT_MS;
   }
@@ -1037,7 +1033,7 @@ updraft_status_t updraft_agent_step(updraft_agent_t *a) {
   }
   switch (a->phase) {
   case PH_MANIFEST_OPEN: {
-    updraft_status_t s = step_open(a, a->url, 0, PH_MANIFEST_OPEN);
+    updraft_status_t s = step_open(a, a->cfg.manifest_url, 0, PH_MANIFEST_OPEN);
     if (a->phase == PH_MANIFEST_OPEN && a->error == 0) {
       a->manifest_len = 0;
       a->phase = PH_MANIFEST_READ;
