@@ -3,7 +3,8 @@
 # auth off inside the cluster; radosgw itself verifies SigV4). HTTPS only, on
 # random loopback ports. Source after lib.sh:
 #   . "$(dirname "$0")/rgw.sh"
-#   rgw_start CERT KEY     -> RGW_URL (https://localhost:PORT), RGW_PORT, RGW_AK/RGW_SK (user "ota"),
+#   rgw_start CERT KEY     (CERT signed by $T/${RGW_CA:-ca}.crt, for localhost)
+#                          -> RGW_URL (https://localhost:PORT), RGW_PORT, RGW_AK/RGW_SK (user "ota"),
 #                             RGW_AK2/RGW_SK2 (user "other", owns nothing)
 #   rgw_stop               (also run on exit)
 # Needs: apt-get install radosgw ceph-mon ceph-osd ceph-common (see docs/S3.md).

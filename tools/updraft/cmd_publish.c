@@ -19,9 +19,9 @@
 #include <time.h>
 
 #define MANIFEST_MAX (64u * 1024u)
-#define CC_IMAGE "public, max-age=31536000, immutable"
-#define CC_MANIFEST "no-cache, max-age=60"
-#define MAX_EXACT 9007199254740992.0 /* 2^53: doubles hold integers exactly up to here */
+#define CC_IMAGE     "public, max-age=31536000, immutable"
+#define CC_MANIFEST  "no-cache, max-age=60"
+#define MAX_EXACT    9007199254740992.0 /* 2^53: doubles hold integers exactly up to here */
 
 /* ---- options shared by the three commands */
 
@@ -44,7 +44,7 @@ static int conn_arg(const char *cmd, int argc, char **argv, int *i, conn_args_t 
     c->o.path_style = true;
     return 1;
   }
-  if (strcmp(a, "--no-acl") == 0) {
+  if (strcmp(a, "--no-acl") == 0 && strcmp(cmd, "status") != 0) { /* status writes nothing */
     c->no_acl = true;
     return 1;
   }
@@ -111,8 +111,8 @@ static const char *channel_of_name(const char *name, char *buf, size_t cap) {
   memcpy(buf, name + 9, n - 14);
   buf[n - 14] = '\0';
   for (const char *p = buf; *p; p++) {
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-          *p == '_' || *p == '-')) {
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+          *p == '-')) {
       return NULL;
     }
   }
@@ -232,13 +232,17 @@ static void publish_usage(FILE *out) {
 }
 
 typedef struct progress_ctx {
-  uint64_t base, total;
+  uint64_t base, total, shown;
+  bool started;
 } progress_ctx_t;
 
+/* libcurl calls this often with the same count: show changes only. */
 static void on_progress(void *ctx, uint64_t sent) {
   progress_ctx_t *p = ctx;
   uint64_t done = p->base + sent;
-  if (done < p->total) { /* the final 100 % is printed once, after the last object */
+  if ((!p->started || done > p->shown) && done < p->total) { /* 100 % is shown once, after the last object */
+    p->started = true;
+    p->shown = done;
     tool_progress("upload", done, p->total);
   }
 }
@@ -285,8 +289,8 @@ static int load_release(const char *dir, mf_t **mfs_out, size_t *nmf_out, image_
     if (m->expires <= (int64_t)time(NULL)) {
       char when[40];
       fmt_time(m->expires, when, sizeof when);
-      rc = tool_error("%s expired on %s: devices would refuse it. Re-run 'updraft release' to sign a fresh one",
-                      path, when);
+      rc = tool_error("%s expired on %s: devices would refuse it. Re-run 'updraft release' to sign a fresh one", path,
+                      when);
       break;
     }
     if (is_remote_path(m->image_path)) {
@@ -327,6 +331,22 @@ static int load_release(const char *dir, mf_t **mfs_out, size_t *nmf_out, image_
       rc = tool_error("%s does not match %s (size %zu, SHA-256 %s; the manifest says %" PRIu64 " bytes, %s); "
                       "refusing to publish. Re-run 'updraft release'",
                       ipath, path, im.len, sha, m->image_size, m->image_sha);
+      break;
+    }
+    /* The resume prefix hashes too: a device would stop at the first wrong block. */
+    const cJSON *jimg = cJSON_GetObjectItemCaseSensitive(m->payload, "image");
+    const char *blocks = json_str(jimg, "blocks");
+    uint64_t bs = 0;
+    char *want = NULL;
+    if (blocks != NULL && json_u64(jimg, "block_size", &bs) && bs > 0 && bs <= UPDRAFT_DEFAULT_BLOCK_SIZE &&
+        (want = malloc(strlen(blocks) + 17)) != NULL && im.len / bs + (im.len % bs != 0) == strlen(blocks) / 16 &&
+        sign_block_hashes(im.data, im.len, (uint32_t)bs, want, strlen(blocks) + 17) == 0 && strcmp(want, blocks) == 0) {
+      free(want);
+    } else {
+      free(want);
+      free(im.data);
+      rc = tool_error("%s: image.blocks / block_size do not match %s; refusing to publish. Re-run 'updraft release'",
+                      path, ipath);
       break;
     }
     image_t *ni = realloc(imgs, (nimg + 1) * sizeof *ni);
@@ -484,8 +504,8 @@ int cmd_publish(int argc, char **argv) {
     if (!imgs[i].upload) {
       continue;
     }
-    if (s3_put(&s, imgs[i].path, imgs[i].data, imgs[i].len, "application/octet-stream", CC_IMAGE, acl, on_progress,
-               &pc, &r) != 0 ||
+    if (s3_put(&s, imgs[i].path, imgs[i].data, imgs[i].len, "application/octet-stream", CC_IMAGE, acl, on_progress, &pc,
+               &r) != 0 ||
         r.status != 200) {
       if (total > 0) {
         printf("\n");
@@ -831,7 +851,9 @@ static int exact_integers(cJSON *node) {
       char buf[32];
       snprintf(buf, sizeof buf, "%" PRId64, (int64_t)d);
       cJSON *raw = cJSON_CreateRaw(buf);
-      if (raw == NULL || !cJSON_ReplaceItemViaPointer(node, it, raw)) {
+      bool in_object = cJSON_IsObject(node) && it->string != NULL;
+      if (raw == NULL || !(in_object ? cJSON_ReplaceItemInObjectCaseSensitive(node, it->string, raw)
+                                     : cJSON_ReplaceItemViaPointer(node, it, raw))) {
         cJSON_Delete(raw);
         return -1;
       }
@@ -957,8 +979,8 @@ int cmd_rollout(int argc, char **argv) {
   rc = TOOL_EXIT_FAIL;
   if (s3_get(&s, name, MANIFEST_MAX, &r) != 0 || r.status != 200) {
     if (r.status == 404 && strcmp(r.code, "NoSuchBucket") != 0) {
-      tool_error("there is no %s under s3://%s/%s (channel %s): publish a release first with 'updraft publish'",
-                 name, s.bucket, s.prefix, channel);
+      tool_error("there is no %s under s3://%s/%s (channel %s): publish a release first with 'updraft publish'", name,
+                 s.bucket, s.prefix, channel);
     } else {
       s3_report(&s, "cannot download the manifest", &r);
     }
@@ -973,8 +995,8 @@ int cmd_rollout(int argc, char **argv) {
     goto out;
   }
   if (verify_with(&m, &pub, msg, sizeof msg) != 0) {
-    tool_error("the published %s does not verify with %s (key id %s): %s. Use the key that signed the release",
-               name, keyfile, kid, msg);
+    tool_error("the published %s does not verify with %s (key id %s): %s. Use the key that signed the release", name,
+               keyfile, kid, msg);
     goto out;
   }
   int64_t now = (int64_t)time(NULL);
@@ -1033,8 +1055,8 @@ int cmd_rollout(int argc, char **argv) {
     goto out;
   }
   s3_resp_free(&r);
-  if (s3_put(&s, name, jws, strlen(jws), "application/json", CC_MANIFEST, c.no_acl ? NULL : "public-read", NULL,
-             NULL, &r) != 0 ||
+  if (s3_put(&s, name, jws, strlen(jws), "application/json", CC_MANIFEST, c.no_acl ? NULL : "public-read", NULL, NULL,
+             &r) != 0 ||
       r.status != 200) {
     s3_report(&s, "cannot upload the manifest", &r);
     goto out;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define EMPTY_SHA256  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define LIST_MAX_BODY (8u * 1024u * 1024u)
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t n) {
@@ -124,8 +124,9 @@ int s3_open(s3_t *s, const char *url, const s3_opts_t *o, bool need_creds) {
       fprintf(stderr, "updraft: warning: --endpoint %s is plain HTTP: credentials and uploads are not protected\n",
               o->endpoint);
     } else {
-      return tool_error("--endpoint '%s' must start with https:// (for example https://ACCOUNT.r2.cloudflarestorage.com)",
-                        o->endpoint);
+      return tool_error(
+          "--endpoint '%s' must start with https:// (for example https://ACCOUNT.r2.cloudflarestorage.com)",
+          o->endpoint);
     }
     size_t hn = strcspn(e, "/?#");
     if (hn == 0 || hn >= sizeof s->host || (e[hn] != '\0' && strcmp(e + hn, "/") != 0)) {
@@ -193,7 +194,8 @@ static int base_url(const s3_t *s, char *out, size_t cap) {
 int s3_object_url(const s3_t *s, const char *name, char *out, size_t cap) {
   char key[2048], enc[6144];
   int n = snprintf(key, sizeof key, "%s%s", s->prefix, name);
-  if (n < 0 || (size_t)n >= sizeof key || s3_uri_encode(key, true, enc, sizeof enc) != 0 || base_url(s, out, cap) != 0) {
+  if (n < 0 || (size_t)n >= sizeof key || s3_uri_encode(key, true, enc, sizeof enc) != 0 ||
+      base_url(s, out, cap) != 0) {
     return -1;
   }
   size_t used = strlen(out);
@@ -208,8 +210,8 @@ typedef struct req {
   s3_resp_t *r;
   const uint8_t *up;
   size_t up_len, up_off;
-  size_t max;              /* body cap for buffered GET / error bodies */
-  s3_sink_fn sink;         /* streamed GET on 2xx */
+  size_t max;      /* body cap for buffered GET / error bodies */
+  s3_sink_fn sink; /* streamed GET on 2xx */
   void *sink_ctx;
   bool sink_failed;
   s3_progress_fn progress;
@@ -424,7 +426,6 @@ static int perform(s3_t *s, method_t m, const char *name, const char *query, boo
       curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
       curl_easy_setopt(c, CURLOPT_XFERINFODATA, q);
     }
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
     snprintf(line, sizeof line, "Content-Type: %s", content_type);
     h = curl_slist_append(h, line);
     snprintf(line, sizeof line, "Cache-Control: %s", cache_control);
@@ -495,8 +496,8 @@ int s3_get_stream(s3_t *s, const char *name, s3_sink_fn sink, void *ctx, s3_resp
   return perform(s, M_GET, name, NULL, false, &q, NULL, NULL, NULL);
 }
 
-int s3_put(s3_t *s, const char *name, const void *data, size_t len, const char *content_type,
-           const char *cache_control, const char *acl, s3_progress_fn progress, void *pctx, s3_resp_t *r) {
+int s3_put(s3_t *s, const char *name, const void *data, size_t len, const char *content_type, const char *cache_control,
+           const char *acl, s3_progress_fn progress, void *pctx, s3_resp_t *r) {
   req_t q = {.s = s, .r = r, .up = data, .up_len = len, .progress = progress, .pctx = pctx};
   return perform(s, M_PUT, name, NULL, false, &q, content_type, cache_control, acl);
 }
@@ -610,8 +611,8 @@ int s3_presign(const s3_t *s, const char *name, unsigned expires_s, time_t now, 
   const char *host = strstr(url, "://") + 3;
   const char *path = strchr(host, '/');
   char canon[20000];
-  n = snprintf(canon, sizeof canon, "GET\n%s\n%s\nhost:%.*s\n\nhost\nUNSIGNED-PAYLOAD", path, query,
-               (int)(path - host), host);
+  n = snprintf(canon, sizeof canon, "GET\n%s\n%s\nhost:%.*s\n\nhost\nUNSIGNED-PAYLOAD", path, query, (int)(path - host),
+               host);
   if (n < 0 || (size_t)n >= sizeof canon) {
     return -1;
   }
@@ -643,8 +644,9 @@ static int report_transport(const s3_t *s, const char *what, const s3_resp_t *r)
   switch (r->curl_rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
     return tool_error("%s: cannot resolve the host of %s (%s). Check --endpoint and --region%s", what, base, r->errbuf,
-                      s->path_style ? "" : "; with virtual-hosted URLs BUCKET.HOST must resolve too: use "
-                                           "--path-style for servers without wildcard DNS (MinIO, radosgw)");
+                      s->path_style ? ""
+                                    : "; with virtual-hosted URLs BUCKET.HOST must resolve too: use "
+                                      "--path-style for servers without wildcard DNS (MinIO, radosgw)");
   case CURLE_COULDNT_CONNECT:
   case CURLE_OPERATION_TIMEDOUT:
     return tool_error("%s: cannot reach %s (%s). Check --endpoint (host and port) and that the server is running "
@@ -720,8 +722,7 @@ int s3_report(const s3_t *s, const char *what, const s3_resp_t *r) {
                       what, now, r->date[0] ? r->date : "unknown", detail);
   }
   if (strcmp(code, "PermanentRedirect") == 0 || strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
-      strcmp(code, "IllegalLocationConstraintException") == 0 ||
-      (r->status == 301 && region[0] != '\0')) {
+      strcmp(code, "IllegalLocationConstraintException") == 0 || (r->status == 301 && region[0] != '\0')) {
     if (region[0] != '\0' && strcmp(region, s->region) != 0) {
       return tool_error("%s: wrong region: the bucket '%s' is in region '%s', not '%s'%s. Pass --region %s", what,
                         s->bucket, region, s->region, detail, region);

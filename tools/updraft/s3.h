@@ -21,11 +21,11 @@ typedef struct s3_opts {
 } s3_opts_t;
 
 typedef struct s3 {
-  char scheme[8];    /* "https" or "http" */
-  char host[256];    /* endpoint host[:port], without the bucket */
+  char scheme[8]; /* "https" or "http" */
+  char host[256]; /* endpoint host[:port], without the bucket */
   char region[64];
   char bucket[64];
-  char prefix[512];  /* "" or "a/b/" (always ends with '/') */
+  char prefix[512]; /* "" or "a/b/" (always ends with '/') */
   bool path_style;
   const char *ca_file;
   char access_key[129];
@@ -40,16 +40,16 @@ typedef struct s3_resp {
   long status;
   CURLcode curl_rc;
   char errbuf[CURL_ERROR_SIZE];
-  long verify_result;       /* OpenSSL X509_V_* when TLS verification failed */
-  uint64_t content_length;  /* from the headers (HEAD) */
+  long verify_result;      /* OpenSSL X509_V_* when TLS verification failed */
+  uint64_t content_length; /* from the headers (HEAD) */
   bool has_length;
-  char etag[80];            /* without quotes */
-  char bucket_region[64];   /* x-amz-bucket-region */
-  char date[64];            /* the server's Date header */
-  char code[64];            /* S3 XML error <Code> */
-  char message[256];        /* <Message> */
-  char region_hint[64];     /* <Region> (AuthorizationHeaderMalformed) */
-  uint8_t *body;            /* GET body / error body (malloc'd, NUL-terminated) */
+  char etag[80];          /* without quotes */
+  char bucket_region[64]; /* x-amz-bucket-region */
+  char date[64];          /* the server's Date header */
+  char code[64];          /* S3 XML error <Code> */
+  char message[256];      /* <Message> */
+  char region_hint[64];   /* <Region> (AuthorizationHeaderMalformed) */
+  uint8_t *body;          /* GET body / error body (malloc'd, NUL-terminated) */
   size_t len;
 } s3_resp_t;
 
@@ -78,8 +78,8 @@ int s3_head_anonymous(s3_t *s, const char *name, s3_resp_t *r);
 /* PUT PREFIX + name. acl: "public-read" or NULL (no x-amz-acl header).
  * progress (optional) gets bytes sent so far of this object. */
 typedef void (*s3_progress_fn)(void *ctx, uint64_t sent);
-int s3_put(s3_t *s, const char *name, const void *data, size_t len, const char *content_type,
-           const char *cache_control, const char *acl, s3_progress_fn progress, void *pctx, s3_resp_t *r);
+int s3_put(s3_t *s, const char *name, const void *data, size_t len, const char *content_type, const char *cache_control,
+           const char *acl, s3_progress_fn progress, void *pctx, s3_resp_t *r);
 
 /* ListObjectsV2 of the keys directly under PREFIX (delimiter "/"), names
  * relative to PREFIX, malloc'd array of malloc'd strings. max_keys 0 = all.
