@@ -8,7 +8,7 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="$(cd "${1:-$SRC/build}" && pwd)"
 OUT_MD="${2:-}"
 SHARED="${UPDRAFT_SHARED:-$SRC/../shared}"
-FW="${BENCH_FIRMWARE:-$(ls "$SHARED"/firmware/esp32-esphome-demo/01_*.bin | head -1)}"
+FW="${BENCH_FIRMWARE:-$(find "$SHARED"/firmware/esp32-esphome-demo -name "01_*.bin" | sort | head -1)}"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 
@@ -32,10 +32,11 @@ ipb_sha=$(awk -v a="$sha" -v n="$bytes" 'BEGIN { printf "%.2f", a / n }')
 # Where the streaming path's instructions go (inclusive, top functions).
 callgrind_annotate --inclusive=yes "$T/cg.stream" >"$T/annot" 2>/dev/null || true
 top=$(grep -E '^ *[0-9,]+ ' "$T/annot" | sed -E 's/\([^)]*\)//; s/ +\[[^]]*\]//' |
-  awk '{ fn = $NF; sub(/.*:/, "", fn); if (!(fn in seen) && fn !~ /^0x/) { seen[fn] = 1; printf "%15s %s\n", $1, fn } }' | head -12)
+  awk '{ fn = $NF; sub(/.*:/, "", fn); if (!(fn in seen) && fn !~ /^0x|TOTALS|__libc_start|^main\)?$/) { seen[fn] = 1; printf "%15s %s\n", $1, fn } }' | head -12)
 # The flash simulator's program/erase (a RAM copy with NOR checks) stands in
 # for the SPI driver: report the core's own share without it too.
-sim=$(grep -E '^ *[0-9,]+ .*flash_sim\.c:sim_(program|erase)' "$T/annot" | awk '{ gsub(",", "", $1); if (!($NF in s)) { s[$NF] = 1; t += $1 } } END { print t + 0 }')
+sim=$(grep -E '^ *[0-9,]+ .*flash_sim\.c:sim_(program|erase)' "$T/annot" | grep -v '=>' |
+  awk '{ gsub(",", "", $1); fn = $0; sub(/.*flash_sim\.c:/, "", fn); sub(/ .*/, "", fn); if (!(fn in s)) { s[fn] = 1; t += $1 } } END { print t + 0 }')
 core=$((stream - sim))
 ratio_core=$(awk -v a="$core" -v b="$sha" 'BEGIN { printf "%.3f", a / b }')
 ipb_core=$(awk -v a="$core" -v n="$bytes" 'BEGIN { printf "%.2f", a / n }')

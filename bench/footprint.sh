@@ -81,15 +81,15 @@ C
   # bootloader.c/boot_otadata.c are the simulator's 2nd-stage bootloader and
   # drop out unless used).
   python3 "$SRC/bench/mapsize.py" "$d/full.map" >"$d/full.tsv"
-  local core_text core_ro core_data core_bss lib_text lib_ro lib_data lib_bss
+  local core_text core_ro core_data core_bss lib_text
   read -r core_text core_ro core_data core_bss < <(awk -F'\t' -v d="$d/" 'index($1, d) == 1 && $1 !~ /(stub\.o|main\.o\.x)$/ {
       t+=$2; r+=$3; a+=$4; b+=$5 } END { print t+0, r+0, a+0, b+0 }' "$d/full.tsv")
   # libc/libgcc pulled in by the core: kept in full but not in the baseline.
   python3 "$SRC/bench/mapsize.py" "$d/base.map" >"$d/base.tsv"
-  read -r lib_text lib_ro lib_data lib_bss < <(awk -F'\t' -v d="$d/" '
+  read -r lib_text < <(awk -F'\t' -v d="$d/" '
       FNR == NR { base[$1] = $2 + $3; next }
       index($1, d) != 1 { extra = $2 + $3 - base[$1]; if (extra > 0) { t += extra; n = $1; sub(/.*\(/, "", n); sub(/\)$/, "", n); names = names " " n } }
-      END { print t+0, 0, 0, 0; print names > "/dev/stderr" }' "$d/base.tsv" "$d/full.tsv" 2>"$d/libnames")
+      END { print t+0; print names > "/dev/stderr" }' "$d/base.tsv" "$d/full.tsv" 2>"$d/libnames")
   local agent validator manifest
   agent=$("${cc%gcc}nm" -S "$d/sizes.o" | awk '$4=="fp_agent" { print $2 }')
   validator=$("${cc%gcc}nm" -S "$d/sizes.o" | awk '$4=="fp_validator" { print $2 }')
@@ -99,7 +99,6 @@ C
   work_def=$(grep -E '#define UPDRAFT_AGENT_WORK_DEFAULT' "$SRC/include/updraft/agent.h" | grep -oE '[0-9]+' | head -1)
   work_min=$(grep -E '#define UPDRAFT_AGENT_WORK_MIN' "$SRC/include/updraft/agent.h" | grep -oE '[0-9]+' | head -1)
   local code=$((core_text + core_ro + core_data))
-  local code_all=$((code + lib_text))
   local static_ram=$((core_data + core_bss))
 
   local stack
@@ -135,6 +134,9 @@ C
   md '```'
   printf '%s\n' "$stack" | while IFS= read -r l; do md "$l"; done
   md '```'
+  md ""
+  md "The paths stop at calls into the crypto library and the ports (their stack comes on top). The largest single frame"
+  md "is over all core objects, including bootloader.c (the simulator's 2nd-stage bootloader, not linked into a device app)."
   echo "FOOTPRINT $name code=$code lib=$lib_text static_ram=$static_ram agent=$agent work_default=$work_def work_min=$work_min stack=$worst" >&2
 }
 

@@ -9,13 +9,13 @@
  *       bytes with the same crypto library (PSA psa_hash_compute).
  * bench/cpu.sh counts instructions only inside bench_stream / bench_sha
  * (--toggle-collect), so reading the file and setup are excluded. */
+#include "updraft/host.h"
+#include "updraft/image.h"
+
 #include <psa/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "updraft/host.h"
-#include "updraft/image.h"
 
 #define CHUNK 4096u
 #define BLOCK 65536u

@@ -1,12 +1,12 @@
 /* RV32 test build only: what the core's host-side unit tests expect from the
  * host and picolibc lacks. */
+#include "../../src/core/crypto.h"
+
+#include <openssl/sha.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <openssl/sha.h>
-
-#include "../../src/core/crypto.h"
 
 unsigned char *SHA256(const unsigned char *d, size_t n, unsigned char *md) {
   updraft_sha256(d, n, md);
