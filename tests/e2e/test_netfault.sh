@@ -41,18 +41,19 @@ APP1=$((0x150000))
 OV=4300
 pct() { echo $((OV + S * $1 / 100)); }
 
+DEV=dev # the device's flash image: $T/$DEV.img
 new_device() {
-  rm -f "$T/dev.img" "$T/dev.img.nvs"
-  $B flash new "$T/dev.img" --table "$TABLE" --write "app0=$T/old.bin" >/dev/null
-  $B flash boot "$T/dev.img" --rollback >/dev/null
+  rm -f "$T/$DEV.img" "$T/$DEV.img.nvs"
+  $B flash new "$T/$DEV.img" --table "$TABLE" --write "app0=$T/old.bin" >/dev/null
+  $B flash boot "$T/$DEV.img" --rollback >/dev/null
 }
-otadata() { dd if="$T/dev.img" bs=4096 skip=14 count=2 2>/dev/null | sha256sum | cut -c1-64; }
+otadata() { dd if="$T/$DEV.img" bs=4096 skip=14 count=2 2>/dev/null | sha256sum | cut -c1-64; }
 # JSON fields of the device's summary (flat keys; no jq needed).
 jnum() { { grep -o "\"$1\":[[:space:]]*[0-9]*" "$2" || echo 0; } | head -1 | grep -o '[0-9]*$'; }
 jstr() { { grep -o "\"$1\":[[:space:]]*\"[^\"]*\"" "$2" || true; } | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
 # boots_next PART VERSION: the bootloader (dry run) would boot PART running VERSION.
 boots_next() {
-  "$B" flash info "$T/dev.img" --json --rollback | tr -d ' \t\n' |
+  "$B" flash info "$T/$DEV.img" --json --rollback | tr -d ' \t\n' |
     grep -q "\"boot\":{\"partition\":\"$1\",\"version\":\"$2\""
 }
 
@@ -75,7 +76,7 @@ stop_proxy() {
 device_run() {
   local out=$1 url=$2; shift 2
   RC=0
-  timeout 120 "$B" device run "$T/dev.img" --manifest-url "$url" --ca "$T/ca.crt" --pubkey "$T/pub.pem" --json \
+  timeout 120 "$B" device run "$T/$DEV.img" --manifest-url "$url" --ca "$T/ca.crt" --pubkey "$T/pub.pem" --json \
     --timeout-ms 2000 "$@" >"$out" 2>"$out.log" || RC=$?
 }
 
@@ -84,7 +85,7 @@ updated_ok() {
   local out=$1
   [ "$RC" = 0 ] && [ "$(jstr outcome "$out")" = updated ] && [ "$(jstr booted_partition "$out")" = app1 ] &&
     [ "$(jstr version "$out")" = 2.0.0 ] &&
-    dd if="$T/dev.img" bs=4096 skip=$((APP1 / 4096)) count=$(((S + 4095) / 4096)) 2>/dev/null | head -c "$S" |
+    dd if="$T/$DEV.img" bs=4096 skip=$((APP1 / 4096)) count=$(((S + 4095) / 4096)) 2>/dev/null | head -c "$S" |
     cmp -s - "$T/new.bin" &&
     boots_next app1 2.0.0
 }
@@ -102,7 +103,8 @@ not_updated_ok() {
 
 SUMMARY=()
 # fault_run NAME EXPECT RETRIES PROXY-ARGS [-- DEVICE-ARGS]
-#   EXPECT: updated | not-updated | either;  ERRWANT (env): the exact error when not updated.
+#   EXPECT: updated | not-updated | either;  ERRWANT (env): the exact error when not updated;
+#   CONNS (env): the number of connections an updated run must have taken (its faults fired).
 fault_run() {
   local name=$1 expect=$2 retries=$3; shift 3
   local pargs=() dargs=()
@@ -139,6 +141,7 @@ fault_run() {
     conns=$(grep -c "start:" "$T/$name.proxy.log" || true)
     check "$name: retries resumed ($down bytes for $S over $conns connections)" \
       test "$down" -le $((S + (conns - 1) * BLOCK + 8192))
+    [ -n "${CONNS:-}" ] && check "$name: the faults fired ($CONNS connections)" test "$conns" = "$CONNS"
     SUMMARY+=("$name: updated (bytes $down, connections $conns)")
     return
   fi
@@ -160,6 +163,18 @@ fault_run() {
   SUMMARY+=("$name: not updated ($err, $down bytes), retry updated (resumed_from $from, $down2 bytes)")
 }
 
+# --- slow retrieval: below --min-rate for the whole window (30 s in `device run`):
+# refused as too slow. Runs in the background, on its own device and proxy.
+(
+  trap - EXIT
+  DEV=slow E2E_CHECKS=0 E2E_FAILS=0 SUMMARY=()
+  ERRWANT=NET_TOO_SLOW fault_run throttled-below-min-rate not-updated 0 --schedule "1:throttle=8000" -- \
+    --min-rate 20000
+  printf '%s\n' "${SUMMARY[@]}" >"$T/slow.summary"
+  echo "$E2E_CHECKS $E2E_FAILS" >"$T/slow.counts"
+) >"$T/slow.out" 2>&1 &
+SLOW_PID=$!
+
 # --- single faults, no retries: safely not updated, then resumed later
 ERRWANT=NET_CLOSED fault_run drop-10pct not-updated 0 --schedule "1:drop@$(pct 10)"
 ERRWANT=NET_CLOSED fault_run drop-50pct not-updated 0 --schedule "1:drop@$(pct 50)"
@@ -180,24 +195,34 @@ check "drops-beyond-retries: exactly 3 connections (1 + 2 retries)" \
   test "$(grep -c 'start:' "$T/drops-beyond-retries.proxy.log")" = 3
 
 # --- faults the retries absorb within one session (Range resume)
-fault_run drop-80pct-retry updated 1 --schedule "1:drop@$(pct 80)"
-fault_run reset-twice-retry updated 2 --schedule "1:reset@$(pct 30); 2:reset@200000; *:pass"
-fault_run stall-then-ok updated 1 --schedule "1:stall@$(pct 40)"
-fault_run drop-in-manifest-retry updated 1 --schedule "1:drop@2000"
-fault_run delay-below-timeout updated 0 --schedule "1:delay=1200"
-fault_run delay-above-timeout-retry updated 1 --schedule "1:delay=3500"
-fault_run throttled-above-min-rate updated 0 --schedule "1:throttle=1500000" -- --min-rate 20000
-fault_run combo updated 3 \
-  --schedule "1:throttle=2000000,drop@$(pct 25); 2:delay=300,close-early@300000; 3:stall@5000; *:pass"
+CONNS=2 fault_run drop-80pct-retry updated 1 --schedule "1:drop@$(pct 80)"
+CONNS=3 fault_run reset-twice-retry updated 2 --schedule "1:reset@$(pct 30); 2:reset@200000; *:pass"
+CONNS=2 fault_run stall-then-ok updated 1 --schedule "1:stall@$(pct 40)"
+CONNS=2 fault_run drop-in-manifest-retry updated 1 --schedule "1:drop@2000"
+CONNS=1 fault_run delay-below-timeout updated 0 --schedule "1:delay=1000"
+CONNS=2 fault_run delay-above-timeout-retry updated 1 --schedule "1:delay=3500"
+CONNS=1 fault_run throttled-above-min-rate updated 0 --schedule "1:throttle=1500000" -- --min-rate 20000
+cat >"$T/combo.schedule" <<SCHED
+# connection: actions (a schedule file, as the proxy reads it)
+1: throttle=2000000, drop@$(pct 25)
+2: delay=300, close-early@300000
+3: stall@5000
+*: pass
+SCHED
+CONNS=4 fault_run combo updated 3 --schedule-file "$T/combo.schedule"
 
 # --- seeded random mixes: either outcome, never unsafe
 for seed in 1 2 3 4 5 6; do
   fault_run "random-seed-$seed" either 2 --seed "$seed" --random-conns 3 --size-hint $((S + OV))
 done
 
-# --- slow retrieval: below --min-rate for the whole window (30 s): refused as too slow
-ERRWANT=NET_TOO_SLOW fault_run throttled-below-min-rate not-updated 0 --schedule "1:throttle=8000" -- \
-  --min-rate 20000
+# --- slow retrieval (started first, runs beside the others): refused as too slow
+wait "$SLOW_PID" || true
+cat "$T/slow.out"
+read -r slow_checks slow_fails <"$T/slow.counts" || { slow_checks=1; slow_fails=1; }
+E2E_CHECKS=$((E2E_CHECKS + slow_checks))
+E2E_FAILS=$((E2E_FAILS + slow_fails))
+mapfile -t -O "${#SUMMARY[@]}" SUMMARY <"$T/slow.summary" || true
 
 echo "--- schedules and outcomes"
 printf '  %s\n' "${SUMMARY[@]}"

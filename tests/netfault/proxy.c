@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RULES 64
+#define MAX_RULES    64
 #define MAX_CHILDREN 256
 
 typedef struct action {
@@ -99,24 +99,23 @@ static void die(const char *fmt, ...) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "Usage: updraft_faultproxy --target HOST:PORT [--listen PORT] [--port-file F] [--log F]\n"
-          "                          [--schedule TEXT | --schedule-file F | --seed S] [options]\n\n"
-          "A TCP proxy for tests that drops, resets, stalls, throttles, delays or closes\n"
-          "connections at given byte counts (server -> client), per connection number.\n\n"
-          "Options:\n"
-          "  --target HOST:PORT   the real server (IPv4 address or host name)\n"
-          "  --listen PORT        listen on 127.0.0.1:PORT (default 0: any free port)\n"
-          "  --port-file F        write the listening port to F once ready\n"
-          "  --log F              append one line per connection start/end (default stderr)\n"
-          "  --schedule TEXT      'CONN:ACTION[,ACTION]; ...' with CONN a number or '*'; actions:\n"
-          "                       pass drop@N reset@N stall@N close-early@N throttle=BPS delay=MS\n"
-          "  --schedule-file F    the same, one item per line ('#' comments)\n"
-          "  --seed S             random faults for the first --random-conns connections\n"
-          "  --random-conns K     how many connections get random faults (default 4)\n"
-          "  --size-hint N        random byte offsets below N (default 100000)\n"
-          "  --max-seconds S      end any connection after S seconds (default 120)\n"
-          "  --help               this text\n");
+  fprintf(out, "Usage: updraft_faultproxy --target HOST:PORT [--listen PORT] [--port-file F] [--log F]\n"
+               "                          [--schedule TEXT | --schedule-file F | --seed S] [options]\n\n"
+               "A TCP proxy for tests that drops, resets, stalls, throttles, delays or closes\n"
+               "connections at given byte counts (server -> client), per connection number.\n\n"
+               "Options:\n"
+               "  --target HOST:PORT   the real server (IPv4 address or host name)\n"
+               "  --listen PORT        listen on 127.0.0.1:PORT (default 0: any free port)\n"
+               "  --port-file F        write the listening port to F once ready\n"
+               "  --log F              append one line per connection start/end (default stderr)\n"
+               "  --schedule TEXT      'CONN:ACTION[,ACTION]; ...' with CONN a number or '*'; actions:\n"
+               "                       pass drop@N reset@N stall@N close-early@N throttle=BPS delay=MS\n"
+               "  --schedule-file F    the same, one item per line ('#' comments)\n"
+               "  --seed S             random faults for the first --random-conns connections\n"
+               "  --random-conns K     how many connections get random faults (default 4)\n"
+               "  --size-hint N        random byte offsets below N (default 100000)\n"
+               "  --max-seconds S      end any connection after S seconds (default 120)\n"
+               "  --help               this text\n");
 }
 
 static void action_init(action_t *a) {
@@ -168,8 +167,7 @@ static void parse_actions(const char *text, action_t *a) {
     } else if (strncmp(tok, "delay=", 6) == 0) {
       a->delay_ms = parse_num(tok + 6, tok);
     } else {
-      die("unknown action '%s' (expected pass, drop@N, reset@N, stall@N, close-early@N, throttle=BPS, delay=MS)",
-          tok);
+      die("unknown action '%s' (expected pass, drop@N, reset@N, stall@N, close-early@N, throttle=BPS, delay=MS)", tok);
     }
   }
 }
@@ -226,14 +224,30 @@ static void random_schedule(uint64_t seed, int conns, uint32_t size_hint) {
     uint32_t at = 1 + rng_next(&s) % (size_hint ? size_hint : 1);
     uint32_t pick = rng_next(&s) % 8;
     switch (pick) {
-    case 0: snprintf(text, sizeof text, "pass"); break;
-    case 1: snprintf(text, sizeof text, "drop@%u", at); break;
-    case 2: snprintf(text, sizeof text, "reset@%u", at); break;
-    case 3: snprintf(text, sizeof text, "stall@%u", at); break;
-    case 4: snprintf(text, sizeof text, "close-early@%u", at); break;
-    case 5: snprintf(text, sizeof text, "delay=%u,drop@%u", rng_next(&s) % 500, at); break;
-    case 6: snprintf(text, sizeof text, "throttle=%u,reset@%u", 50000 + rng_next(&s) % 200000, at); break;
-    default: snprintf(text, sizeof text, "delay=%u", rng_next(&s) % 800); break;
+    case 0:
+      snprintf(text, sizeof text, "pass");
+      break;
+    case 1:
+      snprintf(text, sizeof text, "drop@%u", at);
+      break;
+    case 2:
+      snprintf(text, sizeof text, "reset@%u", at);
+      break;
+    case 3:
+      snprintf(text, sizeof text, "stall@%u", at);
+      break;
+    case 4:
+      snprintf(text, sizeof text, "close-early@%u", at);
+      break;
+    case 5:
+      snprintf(text, sizeof text, "delay=%u,drop@%u", rng_next(&s) % 500, at);
+      break;
+    case 6:
+      snprintf(text, sizeof text, "throttle=%u,reset@%u", 50000 + rng_next(&s) % 200000, at);
+      break;
+    default:
+      snprintf(text, sizeof text, "delay=%u", rng_next(&s) % 800);
+      break;
     }
     rules[nrules].conn = c;
     parse_actions(text, &rules[nrules].act);
@@ -434,8 +448,8 @@ static void serve(int conn, int c, int s, const action_t *a, int max_seconds) {
       to_client += (uint64_t)n;
     }
   }
-  logf_line("conn %d end: %s after %llu bytes to client (%llu from client)%s", conn, how,
-            (unsigned long long)to_client, (unsigned long long)from_client, stalled ? " [stalled]" : "");
+  logf_line("conn %d end: %s after %llu bytes to client (%llu from client)%s", conn, how, (unsigned long long)to_client,
+            (unsigned long long)from_client, stalled ? " [stalled]" : "");
   close(s);
   close(c);
   _exit(0);

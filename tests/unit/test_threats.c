@@ -6,9 +6,9 @@
  * tests/e2e/test_netfault.sh. docs/SECURITY.md maps threats to tests. */
 #include "agent_fixture.h"
 
-#define URL "https://fw.example/stable/manifest.json"
-#define IMG_URL "https://fw.example/stable/images/app.bin"
-#define OTHER_URL "https://fw.example/stable/images/other.bin"
+#define URL        "https://fw.example/stable/manifest.json"
+#define IMG_URL    "https://fw.example/stable/images/app.bin"
+#define OTHER_URL  "https://fw.example/stable/images/other.bin"
 #define TEST_BLOCK 8192u
 
 static uint8_t *v1, *v2, *v3;
@@ -18,11 +18,16 @@ static fx_key_t key, other_key;
 /* ------------------------------------------------- manifest re-signing */
 
 static int b64url_val(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
   return -1;
 }
 
@@ -163,8 +168,8 @@ static int an_read(void *ctx, void *buf, size_t cap, size_t *got) {
   if (rc != UPDRAFT_OK) {
     return rc;
   }
-  bool endless = (n->mode == NET_ENDLESS_IMAGE && n->image_request) ||
-                 (n->mode == NET_ENDLESS_MANIFEST && n->manifest_request);
+  bool endless =
+      (n->mode == NET_ENDLESS_IMAGE && n->image_request) || (n->mode == NET_ENDLESS_MANIFEST && n->manifest_request);
   if (*got == 0 && endless && cap > 0) {
     /* After the real body: more and more bytes, forever. */
     size_t k = cap < 1000 ? cap : 1000;
@@ -223,14 +228,22 @@ static void scenario_new(scenario_t *s, const uint8_t *image, size_t len, const 
   memset(&s->net, 0, sizeof s->net);
   fx_device_new(&s->d, v1, app_len);
   CHECK_EQ(fx_device_boot(&s->d), UPDRAFT_OK);
-  fx_release_t r = {.product = "ota_oracle_sample", .version = version, .path = "images/app.bin", .serial = 10,
+  fx_release_t r = {.product = "ota_oracle_sample",
+                    .version = version,
+                    .path = "images/app.bin",
+                    .serial = 10,
                     .block_size = TEST_BLOCK};
   if (rel != NULL) {
-    if (rel->product == NULL) rel->product = r.product;
-    if (rel->version == NULL) rel->version = version;
-    if (rel->path == NULL) rel->path = r.path;
-    if (rel->serial == 0) rel->serial = r.serial;
-    if (rel->block_size == 0) rel->block_size = r.block_size;
+    if (rel->product == NULL)
+      rel->product = r.product;
+    if (rel->version == NULL)
+      rel->version = version;
+    if (rel->path == NULL)
+      rel->path = r.path;
+    if (rel->serial == 0)
+      rel->serial = r.serial;
+    if (rel->block_size == 0)
+      rel->block_size = r.block_size;
     r = *rel;
   }
   s->manifest = fx_manifest(&key, &r, image, len);
@@ -310,7 +323,10 @@ static void test_arbitrary_bad_signature(void) {
 static void test_arbitrary_unknown_key(void) {
   scenario_t s;
   scenario_new(&s, v2, app_len, "2.0.0", NULL);
-  fx_release_t r = {.product = "ota_oracle_sample", .version = "2.0.0", .path = "images/app.bin", .serial = 11,
+  fx_release_t r = {.product = "ota_oracle_sample",
+                    .version = "2.0.0",
+                    .path = "images/app.bin",
+                    .serial = 11,
                     .block_size = TEST_BLOCK};
   char *m = fx_manifest(&other_key, &r, v3, app_len);
   serve_manifest(&s, m);
@@ -382,7 +398,10 @@ static void test_replay(void) {
   scenario_new(&s, v2, app_len, "2.0.0", &r);
   CHECK_EQ(updraft_agent_run(&s.d.agent), UPDRAFT_OK);
   CHECK_EQ(updraft_agent_outcome(&s.d.agent), UPDRAFT_OUTCOME_NOT_SELECTED);
-  fx_release_t old = {.product = "ota_oracle_sample", .version = "2.0.0", .path = "images/app.bin", .serial = 19,
+  fx_release_t old = {.product = "ota_oracle_sample",
+                      .version = "2.0.0",
+                      .path = "images/app.bin",
+                      .serial = 19,
                       .block_size = TEST_BLOCK};
   char *m = fx_manifest(&key, &old, v2, app_len);
   serve_manifest(&s, m);
@@ -450,7 +469,7 @@ static void test_endless_announced(void) {
   s.d.net.files[1].len = app_len + 1000000;
   expect_refused(&s, "endless data (Content-Length)", UPDRAFT_ERR_IMAGE_SIZE_MISMATCH, UPDRAFT_OUTCOME_REFUSED);
   CHECK(s.net.image_bytes <= 1); /* one byte peeked (is it an HTML page?) */
-  CHECK_EQ(s.programs, 0);        /* nothing written to flash */
+  CHECK_EQ(s.programs, 0);       /* nothing written to flash */
   free(big);
   scenario_free(&s);
 }
@@ -500,7 +519,7 @@ static void test_slow_retrieval(void) {
   s.net.mode = NET_SLOW;
   s.net.slow_after = 10000;
   expect_refused(&s, "slow retrieval", UPDRAFT_ERR_NET_TOO_SLOW, UPDRAFT_OUTCOME_FAILED);
-  CHECK_EQ(s.d.net.opens, 1 + 1 + 3); /* manifest, image, 3 retries */
+  CHECK_EQ(s.d.net.opens, 1 + 1 + 3);     /* manifest, image, 3 retries */
   CHECK_EQ(s.net.image_bytes, 4 * 10000); /* each retry resumed; nothing fetched twice */
   scenario_free(&s);
 }
