@@ -91,7 +91,7 @@ cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   hashing the running slot for every newer release: 37 % of the instructions) and a byte-at-a-time loop in
   `updraft_image_feed` (39 instructions/byte). Both are fixed: the running slot is hashed only when the running
   image's length (a header and segment walk) can equal the manifest's size, and segment data takes a bulk XOR path
-  with one hash update per chunk. Now about 1.4-1.5x (the table above has this run). What is left is the core's one SHA-256 pass (mbedTLS 2.28's software
+  with one hash update per chunk. Now 1.18x to 1.52x over three runs of `make bench` (noisy on this shared 2-CPU machine; the table above is the latest). What is left is the core's one SHA-256 pass (mbedTLS 2.28's software
   SHA-256, ~63 instructions/byte) against curl writing to a file with AES-NI TLS on loopback; <= 1.1x there needs an
   accelerated SHA-256 (SHA-NI / Armv8 crypto extensions in newer Mbed TLS, the ESP32's SHA engine on the device). On a
   real link (< 10 MB/s on an ESP32) the network dominates either way.
