@@ -250,6 +250,38 @@ typedef struct fx_release {
   bool halt;
 } fx_release_t;
 
+/* Sign a payload as 'updraft release' does: ES256 JWS, raw r||s, flattened
+ * JSON serialization. Returns malloc'd text. */
+static char *fx_sign_payload(const fx_key_t *key, const char *payload) {
+  char header[128];
+  snprintf(header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"updraft-manifest+json\"}", key->kid);
+  char *prot = malloc(256), *pl = malloc(strlen(payload) * 2 + 8);
+  fx_b64url((const uint8_t *)header, strlen(header), prot);
+  fx_b64url((const uint8_t *)payload, strlen(payload), pl);
+  char *input = malloc(strlen(prot) + strlen(pl) + 2);
+  sprintf(input, "%s.%s", prot, pl);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  uint8_t der[128];
+  size_t derlen = sizeof der;
+  EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey);
+  EVP_DigestSign(md, der, &derlen, (const uint8_t *)input, strlen(input));
+  EVP_MD_CTX_free(md);
+  const uint8_t *p = der;
+  ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+  uint8_t raw[64];
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
+  ECDSA_SIG_free(sig);
+  char sigb[100];
+  fx_b64url(raw, 64, sigb);
+  char *out = malloc(strlen(prot) + strlen(pl) + 200);
+  sprintf(out, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", prot, pl, sigb);
+  free(prot);
+  free(pl);
+  free(input);
+  return out;
+}
+
 /* Sign a manifest for image[0..len). Returns malloc'd text. */
 static char *fx_manifest(const fx_key_t *key, const fx_release_t *r, const uint8_t *image, size_t len) {
   uint32_t bs = r->block_size ? r->block_size : UPDRAFT_DEFAULT_BLOCK_SIZE;
@@ -277,34 +309,9 @@ static char *fx_manifest(const fx_key_t *key, const fx_release_t *r, const uint8
           (long long)(r->expires ? r->expires : now + 365 * 86400), r->path, len, sha, bs, blocks,
           r->percent ? r->percent : 100, r->salt ? r->salt : "00112233", r->min_version ? r->min_version : "",
           r->halt ? "true" : "false");
-  char header[128];
-  snprintf(header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"updraft-manifest+json\"}", key->kid);
-  char *prot = malloc(256), *pl = malloc(strlen(payload) * 2 + 8);
-  fx_b64url((const uint8_t *)header, strlen(header), prot);
-  fx_b64url((const uint8_t *)payload, strlen(payload), pl);
-  char *input = malloc(strlen(prot) + strlen(pl) + 2);
-  sprintf(input, "%s.%s", prot, pl);
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  uint8_t der[128];
-  size_t derlen = sizeof der;
-  EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey);
-  EVP_DigestSign(md, der, &derlen, (const uint8_t *)input, strlen(input));
-  EVP_MD_CTX_free(md);
-  const uint8_t *p = der;
-  ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
-  uint8_t raw[64];
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
-  ECDSA_SIG_free(sig);
-  char sigb[100];
-  fx_b64url(raw, 64, sigb);
-  char *out = malloc(strlen(prot) + strlen(pl) + 200);
-  sprintf(out, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", prot, pl, sigb);
+  char *out = fx_sign_payload(key, payload);
   free(blocks);
   free(payload);
-  free(prot);
-  free(pl);
-  free(input);
   return out;
 }
 

@@ -95,42 +95,11 @@ static char *payload_set(const char *payload, const char *field, const char *val
   return out;
 }
 
-/* Sign `payload` with k, as 'updraft release' does (ES256 JWS, raw r||s). */
-static char *sign_payload(const fx_key_t *k, const char *payload) {
-  char header[128];
-  snprintf(header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"updraft-manifest+json\"}", k->kid);
-  char *prot = malloc(256), *pl = malloc(strlen(payload) * 2 + 8);
-  fx_b64url((const uint8_t *)header, strlen(header), prot);
-  fx_b64url((const uint8_t *)payload, strlen(payload), pl);
-  char *input = malloc(strlen(prot) + strlen(pl) + 2);
-  sprintf(input, "%s.%s", prot, pl);
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  uint8_t der[128];
-  size_t derlen = sizeof der;
-  EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->pkey);
-  EVP_DigestSign(md, der, &derlen, (const uint8_t *)input, strlen(input));
-  EVP_MD_CTX_free(md);
-  const uint8_t *p = der;
-  ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
-  uint8_t raw[64];
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
-  ECDSA_SIG_free(sig);
-  char sigb[100];
-  fx_b64url(raw, 64, sigb);
-  char *out = malloc(strlen(prot) + strlen(pl) + 200);
-  sprintf(out, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", prot, pl, sigb);
-  free(prot);
-  free(pl);
-  free(input);
-  return out;
-}
-
 /* A validly signed manifest like m with one payload field changed. */
 static char *resign_with(const char *m, const char *field, const char *value) {
   char *payload = manifest_payload(m);
   char *changed = payload_set(payload, field, value);
-  char *out = sign_payload(&key, changed);
+  char *out = fx_sign_payload(&key, changed);
   free(payload);
   free(changed);
   return out;
@@ -363,7 +332,7 @@ static void test_arbitrary_image_hash(void) {
   CHECK(sha != NULL);
   sha += 10;
   sha[63] = sha[63] == '0' ? '1' : '0';
-  char *m = sign_payload(&key, payload);
+  char *m = fx_sign_payload(&key, payload);
   serve_manifest(&s, m);
   expect_refused(&s, "image hash", UPDRAFT_ERR_IMAGE_HASH_MISMATCH, UPDRAFT_OUTCOME_REFUSED);
   CHECK_EQ(s.net.image_bytes, app_len);
@@ -438,7 +407,7 @@ static void test_freeze_no_clock(void) {
   char *m3 = payload_set(m2, "issued", val);
   snprintf(val, sizeof val, "%lld", (long long)(now - 86400));
   char *m4 = payload_set(m3, "expires", val);
-  char *frozen = sign_payload(&key, m4);
+  char *frozen = fx_sign_payload(&key, m4);
   serve_manifest(&s, frozen);
   expect_refused(&s, "expired, no clock", UPDRAFT_ERR_MANIFEST_EXPIRED, UPDRAFT_OUTCOME_REFUSED);
   CHECK(strstr(updraft_agent_detail(&s.d.agent), "time floor") != NULL);
