@@ -100,7 +100,7 @@ fi
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 port=""
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do # up to 30 s: slow under ASan and a loaded CI
   port="$(awk '/^port /{print $2}' "$tmp/serve.out" 2>/dev/null)"
   [ -n "$port" ] && break
   sleep 0.1
