@@ -36,7 +36,7 @@ say "4. Serve it over HTTPS (a development CA is created for the device to trust
 PORT=$(( 20000 + RANDOM % 20000 ))
 "$B" serve www --port "$PORT" --ca-dir "$D/dev-ca" --quiet >serve.log 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 CA=$D/dev-ca/ca.pem
 [ -f "$CA" ] || { echo "demo: the server did not start:"; cat serve.log; exit 1; }
 echo "server: https://localhost:$PORT/  (device trusts $CA)"

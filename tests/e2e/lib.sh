@@ -86,7 +86,7 @@ http {
 NGINX
   nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
   E2E_PIDS+=($!)
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 400); do # up to 20 s on a loaded machine
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then return 0; fi
     sleep 0.05
   done

@@ -121,7 +121,7 @@ $B release "$T/blink-2.0.0.bin" --key "$T/key.pem" --out "$T/www-serve" >/dev/nu
 SPORT=$(free_port)
 $B serve "$T/www-serve" --port "$SPORT" --ca-dir "$T/devca" --quiet >"$T/serve.log" 2>&1 &
 E2E_PIDS+=($!)
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$SPORT) 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/$SPORT) 2>/dev/null && break; sleep 0.05; done
 new_device viaserve 1.0.0
 expect_exit 0 "update from 'updraft serve'" $B device run "$T/viaserve.img" --manifest-url "https://localhost:$SPORT/manifest.json" \
   --ca "$T/devca/ca.pem" --pubkey "$T/pub.pem"
