@@ -9,9 +9,11 @@
  * - the running slot is never written (the boot port picks the target). */
 #include "updraft/agent.h"
 
-#include <string.h>
-
 #include "crypto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 enum {
   PH_IDLE = 0,
@@ -30,15 +32,15 @@ enum {
   PH_DONE
 };
 
-#define AGENT_KEY_SERIAL_PREFIX "sn" /* + 8 hex of SHA-256(channel): NVS keys are <= 15 chars */
-#define AGENT_KEY_FLOOR "time_floor"
-#define AGENT_KEY_PENDING "pending"
-#define AGENT_KEY_REJECTED "rejected"
-#define AGENT_KEY_ROOTS "roots"        /* trust-anchor bundle announced by a manifest (PEM) */
-#define AGENT_KEY_ROOTS_SHA "roots_sha"
+#define AGENT_KEY_SERIAL_PREFIX  "sn" /* + 8 hex of SHA-256(channel): NVS keys are <= 15 chars */
+#define AGENT_KEY_FLOOR          "time_floor"
+#define AGENT_KEY_PENDING        "pending"
+#define AGENT_KEY_REJECTED       "rejected"
+#define AGENT_KEY_ROOTS          "roots" /* trust-anchor bundle announced by a manifest (PEM) */
+#define AGENT_KEY_ROOTS_SHA      "roots_sha"
 #define AGENT_DEFAULT_TIMEOUT_MS 15000u
-#define AGENT_DEFAULT_RETRY_MS 1000u
-#define AGENT_MAX_RETRY_MS 60000u
+#define AGENT_DEFAULT_RETRY_MS   1000u
+#define AGENT_MAX_RETRY_MS       60000u
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -440,8 +442,8 @@ static updraft_status_t step_manifest_read(updraft_agent_t *a) {
   if (a->manifest_len >= cap) {
     return fail(a, UPDRAFT_ERR_MANIFEST_TOO_BIG);
   }
-  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work + a->manifest_len,
-                                         cap - a->manifest_len, &got);
+  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work + a->manifest_len, cap - a->manifest_len,
+                                         &got);
   if (rc != UPDRAFT_OK) {
     take_transport_detail(a);
     a->manifest_len = 0;
@@ -481,12 +483,13 @@ static int64_t effective_now(updraft_agent_t *a, bool *clock_set) {
   return now;
 }
 
-static void describe(updraft_agent_t *a, const char *fmt_a, const char *s1, const char *fmt_b, const char *s2) {
-  a->detail[0] = 0;
-  append_str(a->detail, sizeof a->detail, fmt_a, strlen(fmt_a));
-  append_str(a->detail, sizeof a->detail, s1, strlen(s1));
-  append_str(a->detail, sizeof a->detail, fmt_b, strlen(fmt_b));
-  append_str(a->detail, sizeof a->detail, s2, strlen(s2));
+/* One sentence about the outcome, for updraft_agent_detail(). */
+static void detail_set(updraft_agent_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void detail_set(updraft_agent_t *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->detail, sizeof a->detail, fmt, ap);
+  va_end(ap);
 }
 
 /* Length of the running image (header, segments, checksum block, hash) read
@@ -553,7 +556,8 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
   scratch -= (uintptr_t)scratch & 7u;
   a->cfg.work[a->manifest_len] = 0;
   size_t lead = 0;
-  while (lead < a->manifest_len && (a->cfg.work[lead] == ' ' || a->cfg.work[lead] == '\n' || a->cfg.work[lead] == '\r')) {
+  while (lead < a->manifest_len &&
+         (a->cfg.work[lead] == ' ' || a->cfg.work[lead] == '\n' || a->cfg.work[lead] == '\r')) {
     lead++;
   }
   if (lead < a->manifest_len && a->cfg.work[lead] == '<') {
@@ -573,8 +577,8 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
   bool clock_set = false;
   int64_t now = effective_now(a, &clock_set);
   if (now > m->expires) {
-    describe(a, "manifest expired (", clock_set ? "device clock" : "clock not set; using the time floor",
-             "); re-sign with 'updraft release' and republish", "");
+    detail_set(a, "manifest expired (%s); re-sign with 'updraft release' and republish",
+               clock_set ? "device clock" : "clock not set; using the time floor");
     return fail(a, UPDRAFT_ERR_MANIFEST_EXPIRED);
   }
   /* Serials grow per channel: a device may move between channels. */
@@ -591,15 +595,15 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
 
   /* Is this release for this device at all? */
   if (a->product[0] != 0 && strcmp(m->product, a->product) != 0) {
-    describe(a, "release is for product '", m->product, "' but this device runs ", a->product);
+    detail_set(a, "release is for product '%s' but this device runs %s", m->product, a->product);
     return fail(a, UPDRAFT_ERR_WRONG_PRODUCT);
   }
   if (a->cfg.channel != NULL && strcmp(a->cfg.channel, m->channel) != 0) {
-    describe(a, "manifest is for channel '", m->channel, "'; this device follows ", a->cfg.channel);
+    detail_set(a, "manifest is for channel '%s'; this device follows %s", m->channel, a->cfg.channel);
     return fail(a, UPDRAFT_ERR_WRONG_CHANNEL);
   }
   if (a->chip_id != UPDRAFT_CHIP_ANY && m->chip_id != a->chip_id) {
-    describe(a, "release is for ", updraft_chip_name(m->chip_id), "; this device is ", updraft_chip_name(a->chip_id));
+    detail_set(a, "release is for %s; this device is %s", updraft_chip_name(m->chip_id), updraft_chip_name(a->chip_id));
     return fail(a, UPDRAFT_ERR_WRONG_CHIP);
   }
 
@@ -643,8 +647,8 @@ static updraft_status_t step_decide(updraft_agent_t *a) {
 static updraft_status_t step_roots_read(updraft_agent_t *a) {
   const updraft_manifest_t *m = &a->manifest;
   size_t got = 0;
-  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work + a->offset,
-                                         m->roots_size - a->offset, &got);
+  int rc =
+      a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work + a->offset, m->roots_size - a->offset, &got);
   if (rc != UPDRAFT_OK) {
     take_transport_detail(a);
     a->offset = 0;
@@ -685,7 +689,7 @@ static updraft_status_t step_decide_update(updraft_agent_t *a) {
   int cmp = updraft_version_compare(m->version, a->running_version, &comparable);
   if ((comparable && cmp == 0) || strcmp(m->version, a->running_version) == 0 ||
       ((!comparable || cmp > 0) && running_image_matches(a))) {
-    describe(a, "running ", a->running_version, " is the release ", m->version);
+    detail_set(a, "running %s is the release %s", a->running_version, m->version);
     return finish_with(a, UPDRAFT_STATUS_UP_TO_DATE, UPDRAFT_OUTCOME_UP_TO_DATE);
   }
   if (m->halted) {
@@ -693,14 +697,14 @@ static updraft_status_t step_decide_update(updraft_agent_t *a) {
     return finish_with(a, UPDRAFT_STATUS_UP_TO_DATE, UPDRAFT_OUTCOME_NOT_SELECTED);
   }
   if (comparable && cmp < 0) {
-    describe(a, "release ", m->version, " is older than the running ", a->running_version);
+    detail_set(a, "release %s is older than the running %s", m->version, a->running_version);
     return fail(a, UPDRAFT_ERR_VERSION_NOT_NEWER);
   }
   if (m->min_version[0] != 0) {
     bool c2 = false;
     int below = updraft_version_compare(a->running_version, m->min_version, &c2);
     if (!c2 || below < 0) {
-      describe(a, "this release needs at least version ", m->min_version, "; running ", a->running_version);
+      detail_set(a, "this release needs at least version %s; running %s", m->min_version, a->running_version);
       return fail(a, UPDRAFT_ERR_VERSION_BELOW_MINIMUM);
     }
   }
@@ -901,7 +905,7 @@ static updraft_status_t step_image_open(updraft_agent_t *a) {
   }
   const updraft_http_response_t *r = &a->resp;
   if (content_type_is_text(r->content_type)) {
-    describe(a, "the image URL returned '", r->content_type, "' instead of firmware: ", a->image_url);
+    detail_set(a, "the image URL returned '%s' instead of firmware: %s", r->content_type, a->image_url);
     return fail(a, UPDRAFT_ERR_IMAGE_HTML);
   }
   a->skip = 0;
@@ -920,10 +924,9 @@ static updraft_status_t step_image_open(updraft_agent_t *a) {
   if (r->status == 200 && r->content_length >= 0 && r->content_length != (int64_t)a->manifest.image_size) {
     /* Say why when it is obvious: an HTML page (error page, captive portal). */
     size_t got = 0;
-    if (a->offset == 0 &&
-        a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work, 1, &got) == UPDRAFT_OK && got == 1 &&
-        a->cfg.work[0] == '<') {
-      describe(a, "the image URL returned an HTML page instead of firmware: ", a->image_url, "", "");
+    if (a->offset == 0 && a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work, 1, &got) == UPDRAFT_OK &&
+        got == 1 && a->cfg.work[0] == '<') {
+      detail_set(a, "the image URL returned an HTML page instead of firmware: %s", a->image_url);
       return fail(a, UPDRAFT_ERR_IMAGE_HTML);
     }
     return fail(a, UPDRAFT_ERR_IMAGE_SIZE_MISMATCH);
@@ -1150,7 +1153,7 @@ int updraft_agent_rollback(updraft_agent_t *a) {
 }
 
 const char *updraft_status_name(updraft_status_t s) {
-  static const char *const names[] = {"idle", "checking", "downloading", "verifying", "ready-to-reboot",
+  static const char *const names[] = {"idle",       "checking", "downloading", "verifying", "ready-to-reboot",
                                       "up-to-date", "failed"};
   return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
@@ -1167,8 +1170,8 @@ updraft_outcome_t updraft_outcome_of_error(int err) {
   /* Network, server, TLS, flash and storage trouble may pass: retry later.
    * Everything about the release itself is a refusal. */
   if ((err <= UPDRAFT_ERR_NET_DNS && err >= UPDRAFT_ERR_HTTP_URL) || err == UPDRAFT_ERR_FLASH_IO ||
-      err == UPDRAFT_ERR_POWER_LOSS || err == UPDRAFT_ERR_STORAGE_IO ||
-      err == UPDRAFT_ERR_IO || err == UPDRAFT_ERR_CRYPTO) {
+      err == UPDRAFT_ERR_POWER_LOSS || err == UPDRAFT_ERR_STORAGE_IO || err == UPDRAFT_ERR_IO ||
+      err == UPDRAFT_ERR_CRYPTO) {
     return UPDRAFT_OUTCOME_FAILED;
   }
   return UPDRAFT_OUTCOME_REFUSED;
