@@ -12,6 +12,12 @@ make_ca "$T" ca
 make_ca "$T" otherca
 make_leaf "$T" leaf ca
 make_leaf "$T" wrongname ca "DNS:other.example"
+# a leaf that expired yesterday (issued with the clock two years back)
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/expired.key" -out "$T/expired.csr" \
+  -subj "/CN=localhost" 2>/dev/null
+printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" >"$T/expired.ext"
+faketime -f "-731d" openssl x509 -req -in "$T/expired.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial \
+  -out "$T/expired.crt" -days 730 -extfile "$T/expired.ext" 2>/dev/null
 for v in 0.9.0 1.0.0 2.0.0 3.0.0; do
   $B image restamp "$APP" "$T/blink-$v.bin" --version "$v" --project blink >/dev/null
 done
@@ -27,6 +33,8 @@ start_nginx web "$T/www" "$PORT" "$T/leaf.crt" "$T/leaf.key" \
   "location = /forbidden/manifest.json { return 403; } location /htmlsite/images/ { default_type text/html; return 200 '<html><body>Sign in to the Wi-Fi</body></html>'; }"
 PORT2=$(free_port)
 start_nginx wrongname "$T/www" "$PORT2" "$T/wrongname.crt" "$T/wrongname.key"
+PORT3=$(free_port)
+start_nginx expired "$T/www" "$PORT3" "$T/expired.crt" "$T/expired.key"
 URL=https://localhost:$PORT/manifest.json
 
 new_device() { # new_device NAME VERSION: flashed over USB and booted once
@@ -77,6 +85,8 @@ refused() { # refused DESC EXIT ERROR [run args...]: on a fresh device running 1
 }
 refused "server certificate from another CA" 6 TLS_UNKNOWN_CA --ca "$T/otherca.crt"
 URL=https://127.0.0.1:$PORT2/manifest.json refused "hostname mismatch" 6 TLS_HOSTNAME
+URL=https://localhost:$PORT3/manifest.json refused "expired server certificate" 6 TLS_EXPIRED
+check "the detail names the expired certificate" grep -q "certificate has expired" "$T/out.json"
 URL=https://localhost:$PORT/missing/manifest.json refused "HTTP 404" 6 HTTP_NOT_FOUND
 URL=https://localhost:$PORT/forbidden/manifest.json refused "HTTP 403" 6 HTTP_FORBIDDEN
 PUB=$T/otherpub.pem refused "unknown signing key" 5 SIG_UNKNOWN_KEY
