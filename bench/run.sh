@@ -110,12 +110,11 @@ cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   (4 KiB minimum). 6 KiB total needs the context under ~2 KiB with the 4 KiB work buffer: build the image URL in the
   work buffer (-0.5 KiB), keep only the block hashes still needed or verify them from a re-fetched manifest on resume
   (-1 KiB), size the hash context for the actual PSA operation.
-- **Flash (4).** Met. Pages programmed twice: once a transport read is not a multiple of 256 bytes, every later chunk
-  boundary falls inside a page (`reads_not_page_multiple` in the agent line). Fix in `step_image_read` (agent.c):
-  program only up to the last 256-byte boundary of the absolute address, keep the < 256-byte tail at the start of the
-  work buffer and read the next chunk after it (cap = work_size - tail), program the tail at the image end; feeding the
-  validator stays as it is. The 64 KiB block erase is 150 ms typical but 2000 ms worst case per datasheet: a port that
-  must bound the worst case under a 1 s watchdog can report `block_size = 0` (4 KiB sectors, 400 ms max) at ~4.8x the
+- **Flash (4).** Met. Until 2026-11-27 4.3 % of page programs repeated a page (a network read that is not a
+  multiple of 256 bytes put every later chunk boundary inside a page); the agent now programs validated data up to the
+  last page boundary and keeps the sub-page tail at the start of the work buffer for the next read, so every page is
+  programmed once. The 64 KiB block erase is 150 ms typical but 2000 ms worst case per datasheet: a port that must
+  bound the worst case under a 1 s watchdog can report `block_size = 0` (4 KiB sectors, 400 ms max) at ~4.8x the
   typical erase time.
 NOTES
 } >"$OUT"

@@ -119,6 +119,7 @@ typedef struct updraft_agent {
   updraft_image_validator_t validator;
   uint32_t offset;       /* image bytes written and validated */
   uint32_t erased_until; /* image-relative end of the erased region */
+  uint32_t programmed;   /* image bytes in flash; offset - programmed (< 1 page) wait in work[] */
   uint32_t resumed_from; /* verified bytes found in the slot at the start */
   uint32_t scan_good;    /* resume scan: end of the leading verified blocks */
   uint32_t skip;         /* body bytes to discard (server ignored Range) */

@@ -397,6 +397,7 @@ int updraft_agent_start(updraft_agent_t *a) {
   a->detail[0] = 0;
   a->offset = 0;
   a->erased_until = 0;
+  a->programmed = 0;
   a->resumed_from = 0;
   a->retries = 0;
   a->manifest_len = 0;
@@ -756,6 +757,7 @@ static updraft_status_t step_decide_update(updraft_agent_t *a) {
   }
   a->detail[0] = 0;
   a->offset = 0;
+  a->programmed = 0;
   a->scan_good = 0;
   a->phase = PH_SCAN;
   set_status(a, UPDRAFT_STATUS_DOWNLOADING);
@@ -834,6 +836,7 @@ static updraft_status_t step_scan(updraft_agent_t *a) {
   if (a->scan_good == m->image_size) {
     a->resumed_from = a->offset;
     a->erased_until = m->image_size;
+    a->programmed = m->image_size;
     emit(a, UPDRAFT_EVENT_RESUMED);
     a->phase = PH_FINISH;
     return a->status;
@@ -867,6 +870,7 @@ static updraft_status_t step_replay(updraft_agent_t *a) {
   if (a->offset == a->scan_good) {
     a->resumed_from = a->offset;
     a->erased_until = a->offset;
+    a->programmed = a->offset;
     emit(a, UPDRAFT_EVENT_RESUMED);
     a->phase = PH_IMAGE_OPEN;
   }
@@ -935,17 +939,40 @@ static updraft_status_t step_image_open(updraft_agent_t *a) {
   return a->status;
 }
 
+/* Program what has been validated, up to the last page boundary: a page is
+ * programmed once even when network reads do not end on page boundaries (the
+ * sub-page tail waits at the start of the work buffer for the next read). */
+static int program_validated(updraft_agent_t *a, bool last) {
+  uint32_t page = a->ports.flash->page_size;
+  uint32_t end = a->offset;
+  if (!last && page > 1) {
+    end -= end % page; /* slots are 64 KiB aligned: image and flash pages line up */
+  }
+  if (end <= a->programmed) {
+    return UPDRAFT_OK;
+  }
+  uint32_t n = end - a->programmed, pending = a->offset - a->programmed;
+  int rc = updraft_flash_program(a->ports.flash, a->target.offset + a->programmed, a->cfg.work, n);
+  if (rc == UPDRAFT_OK) {
+    memmove(a->cfg.work, a->cfg.work + n, pending - n);
+    a->programmed = end;
+  }
+  return rc;
+}
+
 static updraft_status_t step_image_read(updraft_agent_t *a) {
   const updraft_manifest_t *m = &a->manifest;
+  uint32_t tail = a->offset - a->programmed; /* validated, not yet programmed: work[0..tail) */
   uint32_t want = m->image_size - a->offset;
   if (a->skip > 0) {
     want = a->skip;
   }
-  if (want > a->cfg.work_size) {
-    want = (uint32_t)a->cfg.work_size;
+  if (want > a->cfg.work_size - tail) {
+    want = (uint32_t)a->cfg.work_size - tail;
   }
+  uint8_t *buf = a->cfg.work + tail;
   size_t got = 0;
-  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work, want, &got);
+  int rc = a->ports.transport->ops->read(a->ports.transport->ctx, buf, want, &got);
   if (rc != UPDRAFT_OK) {
     take_transport_detail(a);
     return retry_or_fail(a, rc, 0, PH_IMAGE_OPEN);
@@ -962,15 +989,12 @@ static updraft_status_t step_image_read(updraft_agent_t *a) {
   uint32_t done = 0;
   while (done < got) {
     uint32_t n = piece_len(a, a->offset, (uint32_t)got - done);
-    const uint8_t *p = a->cfg.work + done;
+    const uint8_t *p = buf + done;
     /* Validate before writing: bad data never reaches flash when the
-     * validator can tell (HTML, wrong chip, bad header). */
+     * validator or a block hash can tell (HTML, wrong chip, changed file). */
     rc = updraft_image_feed(&a->validator, p, n);
     if (rc == UPDRAFT_OK) {
       rc = erase_ahead(a, a->offset + n);
-    }
-    if (rc == UPDRAFT_OK) {
-      rc = updraft_flash_program(a->ports.flash, a->target.offset + a->offset, p, n);
     }
     if (rc == UPDRAFT_OK) {
       uint32_t k = a->offset / m->block_size;
@@ -991,6 +1015,10 @@ static updraft_status_t step_image_read(updraft_agent_t *a) {
     }
     a->offset += n;
     done += n;
+  }
+  rc = program_validated(a, a->offset == m->image_size);
+  if (rc != UPDRAFT_OK) {
+    return fail(a, rc);
   }
   emit(a, UPDRAFT_EVENT_PROGRESS);
   if (a->offset == m->image_size) {
