@@ -131,4 +131,16 @@ check "ESP32 flash boots factory" test "$(jqf .boot.partition)" = factory
 expect_exit 0 "16MB flash" "$U" flash new "$T/16.img" --table "$V/partitions/arduino_default_16MB.csv" --size 16MB
 check "16 MiB file" test "$(stat -c %s "$T/16.img")" = 16777216
 
+# ---- flash write: a new app into a slot of an existing flash (what a serial flasher does)
+expect_exit 0 "flash write app0" "$U" flash write "$T/16.img" "app0=$V/apps/esp32_app_v1.0.0.bin"
+check "app0 holds the file" cmp -n 65616 "$V/apps/esp32_app_v1.0.0.bin" <(tail -c +$((0x10000 + 1)) "$T/16.img")
+expect_exit 0 "flash write over it again (erases first)" "$U" flash write "$T/16.img" \
+  "app0=$V/apps/esp32c3_app_v1.1.0.bin"
+check "app0 now holds the second file" \
+  cmp -n 65632 "$V/apps/esp32c3_app_v1.1.0.bin" <(tail -c +$((0x10000 + 1)) "$T/16.img")
+expect_exit 1 "flash write: unknown partition" "$U" flash write "$T/16.img" "nope=$V/apps/esp32_app_v1.0.0.bin"
+expect_exit 1 "flash write: file larger than the partition" "$U" flash write "$T/16.img" \
+  "otadata=$V/apps/esp32_app_v1.0.0.bin"
+expect_exit 2 "flash write: PART=FILE expected" "$U" flash write "$T/16.img" app0
+
 e2e_finish test_flash_cli

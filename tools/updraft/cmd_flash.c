@@ -22,6 +22,7 @@ static const char usage_main[] =
     "Subcommands:\n"
     "  new FLASH.img --table T.csv|T.bin [--size 4MB] [--bootloader FILE] [--chip NAME] [--write PART=FILE ...]\n"
     "                 create an erased flash with the table at 0x8000, a bootloader and app images\n"
+    "  write FLASH.img PART=FILE ...   erase the sectors FILE needs in PART and program it (a serial flash)\n"
     "  info FLASH.img [--json]        partitions, otadata entries, app versions, what boots and why\n"
     "  set-boot FLASH.img PART [--rollback]\n"
     "                 verify PART's image, then select it in otadata as esp_ota_set_boot_partition does\n"
@@ -48,6 +49,11 @@ static const char usage_new[] =
     "  --write PART=FILE    write FILE at the start of partition PART (repeatable)\n"
     "  --table-offset ADDR  partition table address (default 0x8000)\n"
     "  --help               this text\n";
+
+static const char usage_write[] =
+    "Usage: updraft flash write FLASH.img PART=FILE [PART=FILE ...] [--table-offset ADDR]\n\n"
+    "What esptool write_flash does to one partition: erase the 4 KiB sectors FILE covers at the start\n"
+    "of PART, then program FILE there. otadata is not touched (use 'updraft flash set-boot').\n";
 
 static const char usage_info[] =
     "Usage: updraft flash info FLASH.img [--json] [--rollback] [--chip NAME]\n\n"
@@ -330,6 +336,35 @@ static int write_region(flash_ctx_t *c, uint32_t addr, const uint8_t *data, size
   return 0;
 }
 
+/* "PART=FILE": the partition and the file's bytes (malloc'd), checked to fit.
+ * Returns 0, TOOL_EXIT_USAGE or TOOL_EXIT_FAIL (message printed). */
+static int load_write(const updraft_part_table_t *table, const char *sub, const char *spec,
+                      const updraft_partition_t **part, uint8_t **data, size_t *len, const char **file) {
+  char name[64];
+  const char *eq = strchr(spec, '=');
+  if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof name || eq[1] == 0) {
+    return tool_usage_error(sub, "expected PART=FILE, got '%s'", spec);
+  }
+  memcpy(name, spec, (size_t)(eq - spec));
+  name[eq - spec] = 0;
+  *part = updraft_part_find_label(table, name);
+  if (*part == NULL) {
+    return tool_error("%s: the table has no partition named '%s'", spec, name);
+  }
+  *file = eq + 1;
+  *data = tool_read_file(eq + 1, len);
+  if (*data == NULL) {
+    return TOOL_EXIT_FAIL;
+  }
+  if (*len > (*part)->size) {
+    tool_error("%s (%zu bytes) is larger than partition %s (%u bytes)", eq + 1, *len, name, (unsigned)(*part)->size);
+    free(*data);
+    *data = NULL;
+    return TOOL_EXIT_FAIL;
+  }
+  return 0;
+}
+
 static int flash_new(int argc, char **argv) {
   flash_args_t a;
   int rc = parse_args("flash new", usage_new, argc, argv, &a);
@@ -397,31 +432,12 @@ static int flash_new(int argc, char **argv) {
   } w[MAX_WRITES];
   int nw = 0, result = TOOL_EXIT_FAIL;
   for (int i = 0; i < a.nwrites; i++) {
-    char name[64];
-    const char *eq = strchr(a.writes[i], '=');
-    if (eq == NULL || eq == a.writes[i] || (size_t)(eq - a.writes[i]) >= sizeof name || eq[1] == 0) {
-      tool_usage_error("flash new", "--write wants PART=FILE, got '%s'", a.writes[i]);
-      result = TOOL_EXIT_USAGE;
-      goto out;
-    }
-    memcpy(name, a.writes[i], (size_t)(eq - a.writes[i]));
-    name[eq - a.writes[i]] = 0;
-    w[nw].part = updraft_part_find_label(&table, name);
-    if (w[nw].part == NULL) {
-      tool_error("--write %s: the table has no partition named '%s'", a.writes[i], name);
-      goto out;
-    }
-    w[nw].file = eq + 1;
-    w[nw].data = tool_read_file(eq + 1, &w[nw].len);
-    if (w[nw].data == NULL) {
+    int lrc = load_write(&table, "flash new", a.writes[i], &w[nw].part, &w[nw].data, &w[nw].len, &w[nw].file);
+    if (lrc != 0) {
+      result = lrc;
       goto out;
     }
     nw++;
-    if (w[nw - 1].len > w[nw - 1].part->size) {
-      tool_error("%s (%zu bytes) is larger than partition %s (%u bytes)", eq + 1, w[nw - 1].len, name,
-                 (unsigned)w[nw - 1].part->size);
-      goto out;
-    }
   }
 
   flash_ctx_t c;
@@ -480,6 +496,49 @@ out:
     free(w[i].data);
   }
   free(boot);
+  return result;
+}
+
+/* ----------------------------------------------------------------- write */
+
+/* What a serial flasher does: erase the sectors the file covers, program it. */
+static int flash_write(int argc, char **argv) {
+  flash_args_t a;
+  int rc = parse_args("flash write", usage_write, argc, argv, &a);
+  if (rc != 0) {
+    return rc < 0 ? TOOL_EXIT_OK : rc;
+  }
+  if (a.npos < 2) {
+    return tool_usage_error("flash write", "expected FLASH.img PART=FILE [PART=FILE ...]");
+  }
+  flash_ctx_t c;
+  if (open_flash(&c, a.pos[0], &a) != 0) {
+    return TOOL_EXIT_FAIL;
+  }
+  c.sim.strict = true;
+  int result = TOOL_EXIT_OK;
+  for (int i = 1; i < a.npos && result == TOOL_EXIT_OK; i++) {
+    const updraft_partition_t *part;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    const char *file;
+    result = load_write(&c.table, "flash write", a.pos[i], &part, &data, &len, &file);
+    if (result != 0) {
+      break;
+    }
+    uint32_t span = (uint32_t)((len + 0xFFFu) & ~(size_t)0xFFFu);
+    rc = updraft_flash_erase(&c.flash, part->offset, span);
+    if (rc != UPDRAFT_OK) {
+      result = tool_error("erasing %s failed: %s", part->label, err_text(rc));
+    } else if (write_region(&c, part->offset, data, len, part->label) != 0) {
+      result = TOOL_EXIT_FAIL;
+    } else {
+      printf("0x%06x  %-15s %s (%zu bytes, %u sectors erased)\n", (unsigned)part->offset, part->label, file, len,
+             (unsigned)(span / 0x1000));
+    }
+    free(data);
+  }
+  updraft_flash_sim_close(&c.sim);
   return result;
 }
 
@@ -810,6 +869,7 @@ int cmd_flash(int argc, char **argv) {
     int (*run)(int argc, char **argv);
   } subs[] = {
       {"new", flash_new},
+      {"write", flash_write},
       {"info", flash_info},
       {"set-boot", flash_set_boot},
       {"boot", flash_boot},
@@ -829,6 +889,6 @@ int cmd_flash(int argc, char **argv) {
       return subs[i].run(argc - 1, argv + 1);
     }
   }
-  return tool_usage_error("flash", "unknown subcommand '%s' (new, info, set-boot, boot, mark-valid, mark-invalid)",
-                          argv[1]);
+  return tool_usage_error(
+      "flash", "unknown subcommand '%s' (new, write, info, set-boot, boot, mark-valid, mark-invalid)", argv[1]);
 }

@@ -13,7 +13,7 @@ struct tool_command {
 static const struct tool_command commands[] = {
     {"part", "partition tables: mkbin, csv, check", cmd_part},
     {"image", "app images: info, restamp", cmd_image},
-    {"flash", "simulated flash: new, info, set-boot, boot, mark-valid, mark-invalid", cmd_flash},
+    {"flash", "simulated flash: new, write, info, set-boot, boot, mark-valid, mark-invalid", cmd_flash},
     {"keygen", "create an ECDSA P-256 release signing key", cmd_keygen},
     {"pubkey", "print a signing key's public key (PEM or C header)", cmd_pubkey},
     {"release", "validate an image and write a signed release manifest", cmd_release},
