@@ -33,7 +33,7 @@ say "3. Sign release 2.0.0"
 run "$B" release blink-2.0.0.bin --key release-key.pem --out www
 
 say "4. Serve it over HTTPS (a development CA is created for the device to trust)"
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 10000 + RANDOM % 22000 )) # below the ephemeral port range
 "$B" serve www --port "$PORT" --ca-dir "$D/dev-ca" --quiet >serve.log 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done

@@ -24,11 +24,13 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# free_port: print a TCP port nobody listens on (loopback).
+# free_port: print a TCP port nobody listens on (loopback). Drawn from
+# 10000-32767, below Linux's ephemeral range (32768-60999), so no client
+# socket of a concurrently running test can be holding it.
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % 22768))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
       echo "$p"
       return 0
