@@ -33,12 +33,16 @@ say "3. Sign release 2.0.0"
 run "$B" release blink-2.0.0.bin --key release-key.pem --out www
 
 say "4. Serve it over HTTPS (a development CA is created for the device to trust)"
-PORT=$(( 10000 + RANDOM % 22000 )) # below the ephemeral port range
-"$B" serve www --port "$PORT" --ca-dir "$D/dev-ca" --quiet >serve.log 2>&1 &
+"$B" serve www --port 0 --ca-dir "$D/dev-ca" >serve.log 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+PORT=
+for _ in $(seq 1 400); do # the server picks a free port and says which
+  PORT=$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\)/$|\1|p' serve.log)
+  [ -n "$PORT" ] && break
+  sleep 0.05
+done
 CA=$D/dev-ca/ca.pem
-[ -f "$CA" ] || { echo "demo: the server did not start:"; cat serve.log; exit 1; }
+[ -n "$PORT" ] && [ -f "$CA" ] || { echo "demo: the server did not start:"; cat serve.log; exit 1; }
 echo "server: https://localhost:$PORT/  (device trusts $CA)"
 
 say "5. A simulated ESP32 (4 MB, Arduino default partitions) running blink 1.0.0"
