@@ -433,4 +433,30 @@ static uint8_t *fx_restamp(const uint8_t *img, size_t len, const char *version) 
   return out;
 }
 
+/* The vector ESP32 app restamped as releases 1.0.0, 2.0.0 and 3.0.0 (same
+ * size), and two signing keys: what the agent and threat tests start from. */
+__attribute__((unused)) static int fx_vectors_load(uint8_t **v1, uint8_t **v2, uint8_t **v3, size_t *len, fx_key_t *key,
+                                                   fx_key_t *other) {
+  uint8_t *base = tu_read_file(tu_shared("vectors/apps/esp32_app_v1.0.0.bin"), len);
+  if (base == NULL) {
+    return -1;
+  }
+  *v1 = fx_restamp(base, *len, "1.0.0");
+  *v2 = fx_restamp(base, *len, "2.0.0");
+  *v3 = fx_restamp(base, *len, "3.0.0");
+  free(base);
+  fx_key_new(key);
+  fx_key_new(other);
+  return 0;
+}
+
+__attribute__((unused)) static void fx_vectors_free(uint8_t *v1, uint8_t *v2, uint8_t *v3, fx_key_t *key,
+                                                    fx_key_t *other) {
+  EVP_PKEY_free(key->pkey);
+  EVP_PKEY_free(other->pkey);
+  free(v1);
+  free(v2);
+  free(v3);
+}
+
 #endif

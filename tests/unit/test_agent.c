@@ -3,8 +3,8 @@
  * content-bound resume, and the decision rules. */
 #include "agent_fixture.h"
 
-#define URL "https://fw.example/stable/manifest.json"
-#define IMG_URL "https://fw.example/stable/images/app.bin"
+#define URL        "https://fw.example/stable/manifest.json"
+#define IMG_URL    "https://fw.example/stable/images/app.bin"
 #define TEST_BLOCK 8192u /* the 64 KiB vector image spans 9 blocks */
 
 static uint8_t *v1, *v2, *v3;
@@ -19,14 +19,23 @@ static void otadata_copy(fx_device_t *d, uint8_t out[8192]) {
 static char *setup(fx_device_t *d, const uint8_t *image, const char *version, fx_release_t *rel) {
   fx_device_new(d, v1, app_len);
   CHECK_EQ(fx_device_boot(d), UPDRAFT_OK);
-  fx_release_t r = {.product = "ota_oracle_sample", .version = version, .path = "images/app.bin", .chip_id = 0,
-                    .serial = 10, .block_size = TEST_BLOCK};
+  fx_release_t r = {.product = "ota_oracle_sample",
+                    .version = version,
+                    .path = "images/app.bin",
+                    .chip_id = 0,
+                    .serial = 10,
+                    .block_size = TEST_BLOCK};
   if (rel != NULL) {
-    if (rel->product == NULL) rel->product = r.product;
-    if (rel->version == NULL) rel->version = version;
-    if (rel->path == NULL) rel->path = r.path;
-    if (rel->serial == 0) rel->serial = r.serial;
-    if (rel->block_size == 0) rel->block_size = r.block_size;
+    if (rel->product == NULL)
+      rel->product = r.product;
+    if (rel->version == NULL)
+      rel->version = version;
+    if (rel->path == NULL)
+      rel->path = r.path;
+    if (rel->serial == 0)
+      rel->serial = r.serial;
+    if (rel->block_size == 0)
+      rel->block_size = r.block_size;
     r = *rel;
   }
   char *m = fx_manifest(&key, &r, image, app_len);
@@ -205,7 +214,8 @@ static void expect_refusal(const char *what, const uint8_t *image, const char *v
   int rc = updraft_agent_run(&d.agent);
   if (rc != want || updraft_agent_outcome(&d.agent) != outcome) {
     fprintf(stderr, "%s: got %s / %s, wanted %s / %s\n", what, updraft_err_name(rc),
-            updraft_outcome_name(updraft_agent_outcome(&d.agent)), updraft_err_name(want), updraft_outcome_name(outcome));
+            updraft_outcome_name(updraft_agent_outcome(&d.agent)), updraft_err_name(want),
+            updraft_outcome_name(outcome));
   }
   CHECK_EQ(rc, want);
   CHECK_EQ(updraft_agent_outcome(&d.agent), outcome);
@@ -253,7 +263,10 @@ static void test_decisions(void) {
   /* replay: after serial 10 was accepted, serial 9 is refused */
   m = setup(&d, v2, "2.0.0", NULL);
   CHECK_EQ(updraft_agent_run(&d.agent), UPDRAFT_OK);
-  fx_release_t old = {.product = "ota_oracle_sample", .version = "2.0.0", .path = "images/app.bin", .serial = 9,
+  fx_release_t old = {.product = "ota_oracle_sample",
+                      .version = "2.0.0",
+                      .path = "images/app.bin",
+                      .serial = 9,
                       .block_size = TEST_BLOCK};
   char *m2 = fx_manifest(&key, &old, v2, app_len);
   d.net.files[0].data = (const uint8_t *)m2;
@@ -292,17 +305,9 @@ static void test_rollback_remembered(void) {
 }
 
 int main(void) {
-  size_t len = 0;
-  uint8_t *base = tu_read_file(tu_shared("vectors/apps/esp32_app_v1.0.0.bin"), &len);
-  if (base == NULL) {
+  if (fx_vectors_load(&v1, &v2, &v3, &app_len, &key, &other_key) != 0) {
     return 1;
   }
-  app_len = len;
-  v1 = fx_restamp(base, len, "1.0.0");
-  v2 = fx_restamp(base, len, "2.0.0");
-  v3 = fx_restamp(base, len, "3.0.0");
-  fx_key_new(&key);
-  fx_key_new(&other_key);
   test_update_cycle();
   test_chunking();
   test_resume_in_session();
@@ -311,11 +316,6 @@ int main(void) {
   test_transient_errors();
   test_decisions();
   test_rollback_remembered();
-  EVP_PKEY_free(key.pkey);
-  EVP_PKEY_free(other_key.pkey);
-  free(base);
-  free(v1);
-  free(v2);
-  free(v3);
+  fx_vectors_free(v1, v2, v3, &key, &other_key);
   return tu_finish("test_agent");
 }

@@ -522,17 +522,9 @@ static void test_wrong_target(void) {
 }
 
 int main(void) {
-  size_t len = 0;
-  uint8_t *base = tu_read_file(tu_shared("vectors/apps/esp32_app_v1.0.0.bin"), &len);
-  if (base == NULL) {
+  if (fx_vectors_load(&v1, &v2, &v3, &app_len, &key, &other_key) != 0) {
     return 1;
   }
-  app_len = len;
-  v1 = fx_restamp(base, len, "1.0.0");
-  v2 = fx_restamp(base, len, "2.0.0");
-  v3 = fx_restamp(base, len, "3.0.0");
-  fx_key_new(&key);
-  fx_key_new(&other_key);
   test_control_updates();
   test_arbitrary_bad_signature();
   test_arbitrary_unknown_key();
@@ -550,11 +542,6 @@ int main(void) {
   test_slow_retrieval();
   test_mix_and_match();
   test_wrong_target();
-  EVP_PKEY_free(key.pkey);
-  EVP_PKEY_free(other_key.pkey);
-  free(v1);
-  free(v2);
-  free(v3);
-  free(base);
+  fx_vectors_free(v1, v2, v3, &key, &other_key);
   return tu_finish("threats");
 }
