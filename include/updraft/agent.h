@@ -105,7 +105,7 @@ typedef struct updraft_agent {
   /* private */
   updraft_agent_config_t cfg;
   updraft_ports_t ports;
-  char image_url[UPDRAFT_AGENT_URL_MAX];
+  char fetch_url[UPDRAFT_AGENT_URL_MAX]; /* the image or root-bundle URL, resolved against the manifest URL */
   updraft_status_t status;
   updraft_outcome_t outcome;
   int error;

@@ -219,10 +219,10 @@ static bool content_type_is_text(const char *ct) {
  * absolute URL, absolute path, or relative to the manifest's directory;
  * the manifest URL's query string is not inherited). */
 static int resolve_url(updraft_agent_t *a, const char *path) {
-  char *out = a->image_url;
+  char *out = a->fetch_url;
   out[0] = 0;
   if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0) {
-    return append_str(out, sizeof a->image_url, path, strlen(path)) ? UPDRAFT_OK : UPDRAFT_ERR_HTTP_URL;
+    return append_str(out, sizeof a->fetch_url, path, strlen(path)) ? UPDRAFT_OK : UPDRAFT_ERR_HTTP_URL;
   }
   const char *url = a->cfg.manifest_url;
   const char *scheme_end = strstr(url, "://");
@@ -240,14 +240,14 @@ static int resolve_url(updraft_agent_t *a, const char *path) {
       base_len--;
     }
     if (base_len == (size_t)(host - url)) { /* "https://host" without a path */
-      if (!append_str(out, sizeof a->image_url, url, upto) || !append_str(out, sizeof a->image_url, "/", 1)) {
+      if (!append_str(out, sizeof a->fetch_url, url, upto) || !append_str(out, sizeof a->fetch_url, "/", 1)) {
         return UPDRAFT_ERR_HTTP_URL;
       }
       base_len = 0;
     }
   }
-  if (!append_str(out, sizeof a->image_url, url, base_len) ||
-      !append_str(out, sizeof a->image_url, path, strlen(path))) {
+  if (!append_str(out, sizeof a->fetch_url, url, base_len) ||
+      !append_str(out, sizeof a->fetch_url, path, strlen(path))) {
     return UPDRAFT_ERR_HTTP_URL;
   }
   return UPDRAFT_OK;
@@ -903,13 +903,13 @@ static int erase_ahead(updraft_agent_t *a, uint32_t upto) {
 }
 
 static updraft_status_t step_image_open(updraft_agent_t *a) {
-  updraft_status_t s = step_open(a, a->image_url, a->offset, PH_IMAGE_OPEN);
+  updraft_status_t s = step_open(a, a->fetch_url, a->offset, PH_IMAGE_OPEN);
   if (a->phase != PH_IMAGE_OPEN || a->error != 0) {
     return s;
   }
   const updraft_http_response_t *r = &a->resp;
   if (content_type_is_text(r->content_type)) {
-    detail_set(a, "the image URL returned '%s' instead of firmware: %s", r->content_type, a->image_url);
+    detail_set(a, "the image URL returned '%s' instead of firmware: %s", r->content_type, a->fetch_url);
     return fail(a, UPDRAFT_ERR_IMAGE_HTML);
   }
   a->skip = 0;
@@ -930,7 +930,7 @@ static updraft_status_t step_image_open(updraft_agent_t *a) {
     size_t got = 0;
     if (a->offset == 0 && a->ports.transport->ops->read(a->ports.transport->ctx, a->cfg.work, 1, &got) == UPDRAFT_OK &&
         got == 1 && a->cfg.work[0] == '<') {
-      detail_set(a, "the image URL returned an HTML page instead of firmware: %s", a->image_url);
+      detail_set(a, "the image URL returned an HTML page instead of firmware: %s", a->fetch_url);
       return fail(a, UPDRAFT_ERR_IMAGE_HTML);
     }
     return fail(a, UPDRAFT_ERR_IMAGE_SIZE_MISMATCH);
@@ -1076,7 +1076,7 @@ updraft_status_t updraft_agent_step(updraft_agent_t *a) {
   case PH_DECIDE:
     return step_decide(a);
   case PH_ROOTS_OPEN: {
-    updraft_status_t s = step_open(a, a->image_url, 0, PH_ROOTS_OPEN);
+    updraft_status_t s = step_open(a, a->fetch_url, 0, PH_ROOTS_OPEN);
     if (a->phase == PH_ROOTS_OPEN && a->error == 0) {
       a->offset = 0;
       a->phase = PH_ROOTS_READ;
